@@ -1,0 +1,1 @@
+"""Pure Longhorn rules and models: no Qt, no network clients."""

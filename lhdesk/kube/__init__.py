@@ -1,0 +1,1 @@
+"""Cluster gateway over the kubernetes client: kubeconfig, probing, Longhorn CRs. No Qt."""

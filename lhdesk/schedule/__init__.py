@@ -1,0 +1,1 @@
+"""Workstation schedules: store, due-time logic and runner. No Qt."""

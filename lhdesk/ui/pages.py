@@ -1,0 +1,37 @@
+"""The page protocol shared by everything listed in the main window's sidebar."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+
+class Page(QWidget):
+    """A sidebar page. Subclasses load their data in the background and then call ``mark_loaded``.
+
+    Signals:
+        loaded(): the page's data is on screen; ``lhdesk --screenshot`` waits for it.
+    """
+
+    loaded = Signal()
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._loaded = False
+        self.setObjectName(f"{self.name}Page")
+
+    def is_loaded(self) -> bool:
+        return self._loaded
+
+    def mark_loaded(self) -> None:
+        self._loaded = True
+        self.loaded.emit()
+
+    def refresh(self) -> None:
+        """Reload the page's data (F5). Pages without remote data have nothing to do."""
+        self.mark_loaded()
