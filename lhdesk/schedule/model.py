@@ -1,0 +1,188 @@
+"""Workstation schedules and their run records (frozen dataclasses, no I/O).
+
+A *workstation schedule* is a system-backup schedule that lhdesk runs itself against one kubeconfig
+context: a cron in the Longhorn dialect evaluated in UTC, a retain count, a volume-backup policy,
+enabled or paused, and a catch-up policy for slots missed while no scheduler was running.
+
+A *run record* is one line of the durable run history: a run of a workstation schedule (or a summary
+of slots it missed or skipped), or a SystemBackup observed in a cluster that a Longhorn
+``system-backup`` RecurringJob created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final, Literal
+
+from lhdesk.core import cron as core_cron
+from lhdesk.schedule.naming import MAX_SCHEDULE_ID_LENGTH, is_dns1123_label
+
+CatchUp = Literal["skip", "run-once"]
+CATCH_UP_POLICIES: Final[tuple[str, ...]] = ("skip", "run-once")
+DEFAULT_CATCH_UP: Final = "run-once"
+DEFAULT_GRACE: Final = timedelta(hours=1)
+DEFAULT_POLICY: Final = "if-not-present"
+VOLUME_BACKUP_POLICIES: Final[tuple[str, ...]] = ("if-not-present", "always", "disabled")
+RETAIN_MIN: Final = 1
+RETAIN_MAX: Final = 100
+MAX_NAME_LENGTH: Final = 100
+
+Outcome = Literal["ready", "error", "missed", "skipped", "adopted", "running"]
+OUTCOMES: Final[tuple[str, ...]] = ("ready", "error", "missed", "skipped", "adopted", "running")
+#: Outcomes of a run that is over; ``running`` is the only unfinished one.
+FINAL_OUTCOMES: Final[frozenset[str]] = frozenset(OUTCOMES) - {"running"}
+#: Outcomes a user should be told about (desktop notification, badge).
+FAILED_OUTCOMES: Final[frozenset[str]] = frozenset({"error"})
+
+RunKind = Literal["schedule", "recurring-job"]
+#: A run of a workstation schedule, triggered by lhdesk.
+KIND_SCHEDULE: Final = "schedule"
+#: A SystemBackup made in the cluster by a Longhorn ``system-backup`` RecurringJob, observed by lhdesk.
+KIND_RECURRING_JOB: Final = "recurring-job"
+RUN_KINDS: Final[tuple[str, ...]] = (KIND_SCHEDULE, KIND_RECURRING_JOB)
+
+
+class ScheduleError(ValueError):
+    """A schedule failed validation; ``problems`` maps a field name to a message."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{key}: {message}" for key, message in self.problems.items()))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; refuses naive datetimes, whose meaning depends on the machine."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()} (times must be timezone-aware)")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A workstation schedule.
+
+    ``active_since`` is the moment from which slots count: the creation time, moved to the resume
+    time on resume and to the edit time when the cron changes. Slots at or before it are never run,
+    so a paused schedule does not catch up what it was paused through.
+    """
+
+    id: str
+    name: str
+    context: str
+    cron: str
+    retain: int
+    volume_backup_policy: str = DEFAULT_POLICY
+    enabled: bool = True
+    catch_up: str = DEFAULT_CATCH_UP
+    grace: timedelta = DEFAULT_GRACE
+    active_since: datetime = field(default_factory=utcnow)
+
+    def problems(self) -> dict[str, str]:
+        """Field name → message for everything wrong with this schedule (empty when valid)."""
+        found: dict[str, str] = {}
+        if not is_dns1123_label(self.id, MAX_SCHEDULE_ID_LENGTH):
+            found["id"] = (
+                f"must be a lowercase DNS-1123 label of at most {MAX_SCHEDULE_ID_LENGTH} characters"
+                " (letters, digits and '-', starting and ending with a letter or digit)"
+            )
+        if not self.name.strip():
+            found["name"] = "must not be empty"
+        elif len(self.name) > MAX_NAME_LENGTH:
+            found["name"] = f"must be at most {MAX_NAME_LENGTH} characters"
+        if not self.context.strip():
+            found["context"] = "must name a kubeconfig context"
+        try:
+            parsed = core_cron.parse(self.cron)
+        except core_cron.CronError as exc:
+            found["cron"] = str(exc)
+        else:
+            if not parsed.can_run:
+                found["cron"] = "; ".join(parsed.warnings) or "this schedule never runs"
+        if isinstance(self.retain, bool) or not isinstance(self.retain, int):
+            found["retain"] = "must be a whole number"
+        elif not RETAIN_MIN <= self.retain <= RETAIN_MAX:
+            found["retain"] = f"must be between {RETAIN_MIN} and {RETAIN_MAX}"
+        if self.volume_backup_policy not in VOLUME_BACKUP_POLICIES:
+            found["volume_backup_policy"] = f"must be one of {', '.join(VOLUME_BACKUP_POLICIES)}"
+        if self.catch_up not in CATCH_UP_POLICIES:
+            found["catch_up"] = f"must be one of {', '.join(CATCH_UP_POLICIES)}"
+        if self.grace <= timedelta(0):
+            found["grace"] = "must be longer than zero"
+        if self.active_since.tzinfo is None:
+            found["active_since"] = "must be timezone-aware"
+        return found
+
+    def validate(self) -> Schedule:
+        """Return self, or raise :class:`ScheduleError` listing every problem."""
+        found = self.problems()
+        if found:
+            raise ScheduleError(found)
+        return self
+
+    def replace(self, **changes: object) -> Schedule:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One line of the run history.
+
+    For ``kind == "schedule"``: ``schedule_id`` is the workstation schedule's id and ``slot`` the
+    cron slot the run belongs to. A ``missed`` or ``skipped`` record summarises one or more slots
+    that did not run; its ``slot`` is the latest of them and ``message`` says how many.
+
+    For ``kind == "recurring-job"``: ``schedule_id`` is the Longhorn RecurringJob's name and ``slot``
+    the SystemBackup's creation time.
+
+    ``pruned`` names the SystemBackups this run's retention deleted.
+    """
+
+    schedule_id: str
+    slot: datetime
+    started: datetime | None = None
+    finished: datetime | None = None
+    outcome: str = "running"
+    backup: str = ""
+    message: str = ""
+    pruned: tuple[str, ...] = ()
+    context: str = ""
+    kind: str = KIND_SCHEDULE
+    id: int | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.outcome in FINAL_OUTCOMES
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in FAILED_OUTCOMES
+
+    def replace(self, **changes: object) -> RunRecord:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict (``lhdesk schedules history --json`` prints a list of these)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "schedule": self.schedule_id,
+            "context": self.context,
+            "slot": _iso(self.slot),
+            "started": _iso(self.started),
+            "finished": _iso(self.finished),
+            "outcome": self.outcome,
+            "backup": self.backup,
+            "message": self.message,
+            "pruned": list(self.pruned),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else as_utc(moment).isoformat().replace("+00:00", "Z")
