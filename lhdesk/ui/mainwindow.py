@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 
@@ -22,8 +23,10 @@ from PySide6.QtWidgets import (
 
 from lhdesk.ui.about import AboutDialog
 from lhdesk.ui.activity import ActivityPanel, LogBridge
+from lhdesk.ui.clusters import ClustersPage, ContextPicker, state_text
 from lhdesk.ui.errors import ErrorDialog, ErrorReport
 from lhdesk.ui.pages import Page
+from lhdesk.ui.session import ClusterSession, ContextStatus
 from lhdesk.ui.settings import Settings
 from lhdesk.ui.tasks import Outcome, TaskRunner
 
@@ -39,6 +42,7 @@ class MainWindow(QMainWindow):
         tasks: TaskRunner,
         log_bridge: LogBridge,
         pages: Sequence[Page],
+        session: ClusterSession | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -78,6 +82,16 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status_bar()
+        self.context_picker: ContextPicker | None = None
+        if session is not None:
+            self.context_picker = ContextPicker(session, settings, self)
+            self.toolbar.insertWidget(self.refresh_action, self.context_picker)
+            self.toolbar.insertSeparator(self.refresh_action)
+            session.current_changed.connect(self._on_current_context_changed)
+            clusters = self.pages.get("clusters")
+            if isinstance(clusters, ClustersPage):
+                clusters.colours_changed.connect(self.context_picker.refresh)
+                clusters.colours_changed.connect(lambda: self._on_current_context_changed(session.current))
         tasks.busy_changed.connect(self._on_busy_changed)
         tasks.task_failed.connect(self._on_task_failed)
 
@@ -170,8 +184,21 @@ class MainWindow(QMainWindow):
         if page is not None:
             page.refresh()
 
-    def set_context_text(self, text: str) -> None:
-        self.context_label.setText(text)
+    @Slot(object)
+    def _on_current_context_changed(self, status: ContextStatus | None) -> None:
+        if status is None:
+            self.context_label.setText("No cluster configured")
+            self.setWindowTitle("lhdesk")
+            return
+        probe = status.probe
+        parts = [f"Context: {status.info.name}", state_text(status)]
+        if probe.longhorn_version:
+            parts.append(f"Longhorn {probe.longhorn_version}")
+        colour = self.settings.context_colours.get(status.info.name)
+        chip = f'<span style="color:{colour}">■</span> ' if colour else ""
+        self.context_label.setText(chip + html.escape(" · ".join(parts)))
+        self.context_label.setToolTip(probe.message)
+        self.setWindowTitle(f"{status.info.name} — lhdesk")
 
     # -- activity and errors ------------------------------------------------------------------
 

@@ -32,6 +32,9 @@ class Page(QWidget):
         self._loaded = True
         self.loaded.emit()
 
+    def before_screenshot(self) -> None:
+        """Load whatever a picture of this page should show beyond what opening it loads."""
+
     def refresh(self) -> None:
         """Reload the page's data (F5). Pages without remote data have nothing to do."""
         self.mark_loaded()

@@ -75,6 +75,9 @@ class Settings:
     window_state = BytesOption("state/window_state", QByteArray())
     last_page = StrOption("state/last_page", "")
     activity_level = StrOption("prefs/activity_level", "INFO")
+    last_context = StrOption("state/last_context", "")
+    #: Context name -> "#rrggbb", the chip that tells production from test.
+    context_colours = JsonOption("prefs/context_colours", {})
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
         self.qsettings = qsettings if qsettings is not None else QSettings()

@@ -12,44 +12,61 @@ from lhdesk.logbuffer import RingBufferHandler
 from lhdesk.ui.activity import LogBridge
 from lhdesk.ui.errors import ErrorReporter, install_excepthooks
 from lhdesk.ui.mainwindow import MainWindow
-from lhdesk.ui.overview import Overview, OverviewPage
+from lhdesk.ui.pages import Page
 from lhdesk.ui.settings import Settings
 from lhdesk.ui.tasks import TaskRunner
 
 
-def make_window(qtbot, qsettings: QSettings, task_runner: TaskRunner, overview: Overview) -> MainWindow:
+class NotesPage(Page):
+    """A page whose data loads in the background, like every real page."""
+
+    name = "notes"
+    title = "Notes"
+
+    def __init__(self, tasks: TaskRunner) -> None:
+        super().__init__()
+        self.label = QLabel("loading", self)
+        tasks.submit(lambda: "loaded from disk", self._on_loaded, description="Reading notes")
+
+    def _on_loaded(self, text: str) -> None:
+        self.label.setText(text)
+        self.mark_loaded()
+
+
+def make_window(qtbot, qsettings: QSettings, task_runner: TaskRunner, *_: object) -> MainWindow:
     bridge = LogBridge(RingBufferHandler(capacity=50))
-    page = OverviewPage(task_runner, lambda: overview)
-    window = MainWindow(Settings(qsettings), task_runner, bridge, [page])
+    page = NotesPage(task_runner)
+    other = NotesPage(task_runner)
+    other.name = "other"
+    window = MainWindow(Settings(qsettings), task_runner, bridge, [page, other])
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(page.is_loaded)
+    qtbot.waitUntil(lambda: page.is_loaded() and other.is_loaded())
     return window
 
 
-def test_no_cluster_configured_is_a_state_not_an_error(qtbot, qsettings, task_runner) -> None:
-    window = make_window(qtbot, qsettings, task_runner, Overview(searched=("/nowhere/config",)))
-    headline = window.findChild(QLabel, "overviewHeadline")
-    assert headline.text() == "No cluster configured"
-    assert "/nowhere/config" in window.findChild(QLabel, "overviewBody").text()
+def test_sidebar_lists_the_pages_and_switches_between_them(qtbot, qsettings, task_runner) -> None:
+    window = make_window(qtbot, qsettings, task_runner)
     nav = window.findChild(QListWidget, "navigation")
-    assert [nav.item(i).text() for i in range(nav.count())] == ["Overview"]
+    assert [nav.item(i).text() for i in range(nav.count())] == ["Notes", "Notes"]
+    nav.setFocus()
+    qtbot.keyClick(nav, Qt.Key.Key_Down)
+    assert window.current_page().name == "other"
+    assert Settings(qsettings).last_page == "other"
+    assert window.current_page().label.text() == "loaded from disk"
 
 
-def test_contexts_are_listed(qtbot, qsettings, task_runner) -> None:
-    overview = Overview(searched=("a",), files=("a",), contexts=("prod", "lab"), current="lab")
-    window = make_window(qtbot, qsettings, task_runner, overview)
-    body = window.findChild(QLabel, "overviewBody").text()
-    assert "prod" in body
-    assert "lab</b> (current)" in body
+def test_no_cluster_configured_shows_in_the_status_bar(qtbot, qsettings, task_runner) -> None:
+    window = make_window(qtbot, qsettings, task_runner)
+    assert window.context_label.text() == "No cluster configured"
 
 
 def test_geometry_is_restored(qtbot, qsettings, task_runner) -> None:
-    window = make_window(qtbot, qsettings, task_runner, Overview(searched=()))
+    window = make_window(qtbot, qsettings, task_runner)
     window.resize(760, 700)  # the offscreen screen is 800x800
     size = window.size()
     window.close()
-    again = make_window(qtbot, qsettings, task_runner, Overview(searched=()))
+    again = make_window(qtbot, qsettings, task_runner)
     assert again.size() == size
 
 
@@ -102,7 +119,7 @@ def test_activity_model_passes_the_model_tester(qtmodeltester, qapp) -> None:
 
 
 def test_about_dialog_names_every_component(qtbot, qsettings, task_runner) -> None:
-    window = make_window(qtbot, qsettings, task_runner, Overview(searched=()))
+    window = make_window(qtbot, qsettings, task_runner)
     window.about_action.trigger()
     dialog = window.findChild(QMessageBox) or window.findChild(object, "aboutDialog")
     qtbot.waitUntil(lambda: window.findChild(QLabel, "aboutText") is not None)
@@ -141,7 +158,7 @@ def test_uncaught_worker_exception_is_logged_and_shown(qtbot, qsettings, task_ru
 
 
 def test_failed_task_without_handler_opens_error_dialog(qtbot, qsettings, task_runner) -> None:
-    window = make_window(qtbot, qsettings, task_runner, Overview(searched=()))
+    window = make_window(qtbot, qsettings, task_runner)
 
     def fail() -> None:
         raise OSError("disk full")
