@@ -17,17 +17,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
-from lhdesk.core import cron as core_cron
+from lhdesk.core import recurringjob as core_job
 from lhdesk.schedule.naming import MAX_SCHEDULE_ID_LENGTH, is_dns1123_label
 
 CatchUp = Literal["skip", "run-once"]
 CATCH_UP_POLICIES: Final[tuple[str, ...]] = ("skip", "run-once")
 DEFAULT_CATCH_UP: Final = "run-once"
 DEFAULT_GRACE: Final = timedelta(hours=1)
-DEFAULT_POLICY: Final = "if-not-present"
-VOLUME_BACKUP_POLICIES: Final[tuple[str, ...]] = ("if-not-present", "always", "disabled")
-RETAIN_MIN: Final = 1
-RETAIN_MAX: Final = 100
+SYSTEM_BACKUP_TASK: Final = "system-backup"
+POLICY_PARAMETER: Final = "volume-backup-policy"
+DEFAULT_POLICY: Final = core_job.PARAMETERS[POLICY_PARAMETER].default
+VOLUME_BACKUP_POLICIES: Final[tuple[str, ...]] = tuple(
+    choice.value for choice in core_job.PARAMETERS[POLICY_PARAMETER].choices
+)
+#: Workstation schedules keep 1-100 backups, the bounds of a Longhorn system-backup job on a cluster
+#: with the default ``recurring-job-max-retention``.
+_FACTS: Final = core_job.ClusterFacts(max_retention=core_job.DEFAULT_MAX_RETENTION)
+RETAIN_MIN: Final = core_job.retain_bounds(SYSTEM_BACKUP_TASK, _FACTS)[0]
+RETAIN_MAX: Final = core_job.retain_bounds(SYSTEM_BACKUP_TASK, _FACTS)[1]
+#: Where core.recurringjob reports a problem → the Schedule field it belongs to.
+_FIELD_OF: Final[dict[str, str]] = {
+    "spec.cron": "cron",
+    "spec.retain": "retain",
+    "spec.parameters": "volume_backup_policy",
+}
 MAX_NAME_LENGTH: Final = 100
 
 Outcome = Literal["ready", "error", "missed", "skipped", "adopted", "running"]
@@ -43,6 +56,13 @@ KIND_SCHEDULE: Final = "schedule"
 #: A SystemBackup made in the cluster by a Longhorn ``system-backup`` RecurringJob, observed by lhdesk.
 KIND_RECURRING_JOB: Final = "recurring-job"
 RUN_KINDS: Final[tuple[str, ...]] = (KIND_SCHEDULE, KIND_RECURRING_JOB)
+
+
+def _field_for(path: str) -> str | None:
+    for prefix, key in _FIELD_OF.items():
+        if path == prefix or path.startswith(prefix + "."):
+            return key
+    return None
 
 
 class ScheduleError(ValueError):
@@ -98,19 +118,22 @@ class Schedule:
             found["name"] = f"must be at most {MAX_NAME_LENGTH} characters"
         if not self.context.strip():
             found["context"] = "must name a kubeconfig context"
-        try:
-            parsed = core_cron.parse(self.cron)
-        except core_cron.CronError as exc:
-            found["cron"] = str(exc)
-        else:
-            if not parsed.can_run:
-                found["cron"] = "; ".join(parsed.warnings) or "this schedule never runs"
         if isinstance(self.retain, bool) or not isinstance(self.retain, int):
             found["retain"] = "must be a whole number"
-        elif not RETAIN_MIN <= self.retain <= RETAIN_MAX:
-            found["retain"] = f"must be between {RETAIN_MIN} and {RETAIN_MAX}"
-        if self.volume_backup_policy not in VOLUME_BACKUP_POLICIES:
-            found["volume_backup_policy"] = f"must be one of {', '.join(VOLUME_BACKUP_POLICIES)}"
+        else:
+            # Longhorn's rules for a system-backup RecurringJob (cron dialect, retain bounds,
+            # volume-backup-policy values) apply unchanged: reuse them rather than restate them.
+            spec = core_job.RecurringJobSpec(
+                name=self.id,
+                task=SYSTEM_BACKUP_TASK,
+                cron=self.cron,
+                retain=self.retain,
+                parameters=((POLICY_PARAMETER, self.volume_backup_policy),),
+            )
+            for problem in core_job.validate(spec, _FACTS):
+                key = _field_for(problem.field)
+                if key is not None and key not in found:
+                    found[key] = problem.message
         if self.catch_up not in CATCH_UP_POLICIES:
             found["catch_up"] = f"must be one of {', '.join(CATCH_UP_POLICIES)}"
         if self.grace <= timedelta(0):
