@@ -168,6 +168,8 @@ class TaskInfo:
     """For a ``*-force-create`` task, the task it is a variant of."""
     since: LonghornVersion | None = None
     """First Longhorn release with this task, when newer than the baseline."""
+    caveat: str = ""
+    """A sentence the editor shows whenever this task is chosen."""
 
 
 TASKS: Mapping[str, TaskInfo] = MappingProxyType(
@@ -284,6 +286,11 @@ TASKS: Mapping[str, TaskInfo] = MappingProxyType(
             uses_concurrency=False,
             parameters=("volume-backup-policy",),
             since=SYSTEM_BACKUP_JOB_SINCE,
+            caveat=(
+                "Each run needs the default backup target to be available, otherwise it fails. "
+                "Retention counts only this job's Ready and Error system backups and removes failed "
+                "ones first; deleting a system backup also deletes it from the backup store."
+            ),
         ),
     }
 )
@@ -698,18 +705,10 @@ def validate(spec: RecurringJobSpec, facts: ClusterFacts | None = None) -> list[
 
 
 def warnings_for(spec: RecurringJobSpec) -> list[FieldError]:
-    """Things that are valid but deserve a sentence next to the field."""
+    """Things that are valid but deserve a sentence next to the field (see also TaskInfo.caveat)."""
     notes: list[FieldError] = []
     if spec.task == "snapshot-delete" and spec.retain == 0:
         notes.append(FieldError("spec.retain", "0 deletes every snapshot of each volume the job covers"))
-    if spec.task == "system-backup":
-        notes.append(
-            FieldError(
-                "spec.task",
-                "each run needs the default backup target to be available, otherwise it fails; "
-                "deleting an old system backup also deletes it from the backup store",
-            )
-        )
     if (
         spec.task in ("backup", "backup-force-create")
         and spec.parameters_dict.get("full-backup-interval") == "1"

@@ -555,7 +555,8 @@ def test_several_problems_are_all_reported() -> None:
 def test_warnings_for() -> None:
     assert [w.field for w in warnings_for(job(task="snapshot-delete", retain=0))] == ["spec.retain"]
     assert warnings_for(job(task="snapshot-delete", retain=1)) == []
-    assert [w.field for w in warnings_for(job(task="system-backup", groups=(), labels=()))] == ["spec.task"]
+    assert warnings_for(job(task="system-backup", groups=(), labels=())) == []
+    assert "default backup target" in TASKS["system-backup"].caveat
     assert [w.field for w in warnings_for(job(parameters=(("full-backup-interval", "1"),)))] == [
         "spec.parameters.full-backup-interval"
     ]
