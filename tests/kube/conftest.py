@@ -122,7 +122,7 @@ class FakeApi:
 
             def _handle(self, method: str) -> None:
                 user = self._user()
-                path = self.path.split("?")[0]
+                path = self.path.split("?")[0].rstrip("/") or "/"
                 fake.requests.append((method, path, user or "?"))
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -188,7 +188,9 @@ class FakeApi:
         self.cert.load_into(context)
         server = _TlsServer(("127.0.0.1", 0), Handler, context)
         self.server = server
-        self.thread = threading.Thread(target=server.serve_forever, name="fake-api", daemon=True)
+        self.thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="fake-api", daemon=True
+        )
         self.thread.start()
 
     def allowed(self, user: str, verb: str, resource: str) -> bool:
