@@ -547,6 +547,12 @@ class CronSchedule:
         ``every``.
         """
         start = _utc(t, "t")
+        try:
+            return self._next_after(start, anchor)
+        except OverflowError:
+            raise CronError(f"no run of {self.expr!r} before the end of year 9999") from None
+
+    def _next_after(self, start: datetime, anchor: datetime | None) -> datetime:
         if self.every is not None:
             if anchor is None:
                 return start.replace(microsecond=0) + self.every
@@ -724,18 +730,52 @@ def _descriptor(text: str, part: DescriptionTypeEnum = DescriptionTypeEnum.FULL)
     return str(ExpressionDescriptor(text, options).get_description(part))
 
 
+def _compress(values: frozenset[int]) -> str:
+    """``1,2,3,7`` -> ``1-3,7``."""
+    parts: list[str] = []
+    ordered = sorted(values)
+    run_start = previous = ordered[0]
+    for value in [*ordered[1:], None]:
+        if value is not None and value == previous + 1:
+            previous = value
+            continue
+        parts.append(str(run_start) if run_start == previous else f"{run_start}-{previous}")
+        if value is not None:
+            run_start = previous = value
+    return ",".join(parts)
+
+
+def _description_fields(schedule: CronSchedule) -> list[str]:
+    """Fields cron-descriptor reads well: a single written token, ``*`` or compressed lists.
+
+    The day fields are reduced to what really decides the day (robfig's OR/AND rule), so
+    ``1-31`` with a weekday reads as every day, which is what it is.
+    """
+    sets = (schedule.minutes, schedule.hours, schedule.days_of_month, schedule.months, schedule.days_of_week)
+    texts = []
+    for values, written, bounds in zip(sets, schedule.normalized.split(" "), _FIELDS, strict=True):
+        if len(values) == bounds.high - bounds.low + 1:
+            texts.append("*")
+        elif "," not in written:
+            texts.append(written)
+        else:
+            texts.append(_compress(values))
+    if schedule.day_or and "*" in (texts[2], texts[4]):
+        texts[2] = texts[4] = "*"
+    return texts
+
+
 def _describe_fields(schedule: CronSchedule) -> str:
     if not schedule.can_run:
         return "Never runs (" + "; ".join(schedule.warnings).removeprefix("this schedule never runs: ") + ")"
-    minute, hour, dom, month, dow = schedule.normalized.split(" ")
-    dom_restricted = dom != "*"
-    dow_restricted = dow != "*"
-    if not (dom_restricted and dow_restricted):
-        return _descriptor(schedule.normalized)
+    minute, hour, dom, month, dow = _description_fields(schedule)
+    plain = f"{minute} {hour} {dom} {month} {dow}"
+    if dom == "*" or dow == "*":
+        return _descriptor(plain)
     # cron-descriptor joins both day fields inconsistently ("or" for some shapes, nothing for
     # others) and never knows robfig's AND rule, so the day-of-week clause is built here.
     without_dow = _descriptor(f"{minute} {hour} {dom} {month} *")
-    month_part = _descriptor(schedule.normalized, DescriptionTypeEnum.MONTH)
+    month_part = _descriptor(plain, DescriptionTypeEnum.MONTH)
     if month_part and without_dow.endswith(month_part):
         without_dow = without_dow[: -len(month_part)]
     dow_text = _descriptor(f"0 0 * * {dow}", DescriptionTypeEnum.DAYOFWEEK).lstrip(", ")

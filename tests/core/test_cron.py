@@ -370,6 +370,14 @@ def test_every_without_anchor_is_robfigs_next() -> None:
     ]
 
 
+def test_the_end_of_the_calendar_is_no_crash() -> None:
+    end = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    for expr in ("0 0 * * *", "@every 1h"):
+        with pytest.raises(CronError, match="year 9999"):
+            parse(expr).next_after(end, end if expr.startswith("@") else None)
+        assert parse(expr).next_runs(end, 3) == []
+
+
 def test_format_utc() -> None:
     assert format_utc(utc(2026, 12, 4, 21, 0)) == "2026-12-04T21:00:00Z"
     assert format_utc(datetime(2026, 12, 4, 23, 0, 0, 999, tzinfo=timezone(timedelta(hours=2)))) == (
@@ -392,6 +400,9 @@ def test_format_utc() -> None:
         ("0 0 */2 * 1", "At 00:00, every 2 days, but only on Monday"),
         ("30 1 1 jan *", "At 01:30, on day 1 of the month, only in January"),
         ("30 1 1-7 jan mon", "At 01:30, between day 1 and 7 of the month, or on Monday, only in January"),
+        ("0 0 1-31 * 1", "At 00:00"),  # OR with a day-of-month that matches every day
+        ("0 0 1 * 0-6", "At 00:00"),
+        ("*/15,5 * * * *", "At 0, 5, 15, 30, and 45 minutes past the hour"),
         ("@yearly", "Once a year, at 00:00 on 1 January"),
         ("@annually", "Once a year, at 00:00 on 1 January"),
         ("@monthly", "Once a month, at 00:00 on day 1"),
@@ -467,6 +478,7 @@ def _valid_expr(draw: st.DrawFn) -> str:
 @given(_valid_expr(), st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)))
 def test_croniter_agrees_with_a_brute_force_of_robfig(expr: str, start: datetime) -> None:
     schedule = parse(expr)
+    assert not describe(expr).startswith("Cron schedule")  # cron-descriptor copes with every shape
     t = start.replace(tzinfo=UTC)
     expected = _reference_next(schedule, t, 800)
     if expected is None:
