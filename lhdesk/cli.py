@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from lhdesk import __version__
 
 # One line per command family; each module has ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("lhdesk.commands.jobs",)
+COMMAND_MODULES: tuple[str, ...] = ("lhdesk.commands.jobs", "lhdesk.commands.schedules")
 
 
 def build_parser() -> argparse.ArgumentParser:
