@@ -14,58 +14,30 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
-import yaml
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from lhdesk import __version__
+from lhdesk.core.clusters import KubeconfigSet, ProbeResult
+from lhdesk.kube.kubeconfig import kubeconfig_paths, load_contexts
+from lhdesk.kube.probe import probe
 from lhdesk.logbuffer import RingBufferHandler
 from lhdesk.ui.activity import LogBridge
-from lhdesk.ui.errors import ErrorReporter, install_excepthooks, install_qt_message_handler
+from lhdesk.ui.clusters import ClustersPage
+from lhdesk.ui.errors import ErrorReport, ErrorReporter, install_excepthooks, install_qt_message_handler
 from lhdesk.ui.mainwindow import MainWindow
-from lhdesk.ui.overview import Overview, OverviewPage
+from lhdesk.ui.session import ClusterSession
 from lhdesk.ui.settings import Settings
-from lhdesk.ui.tasks import TaskRunner
+from lhdesk.ui.tasks import Outcome, TaskRunner
 
 log = logging.getLogger(__name__)
 
 SCREENSHOT_TIMEOUT_MS = 60_000
-
-
-def kubeconfig_overview(explicit: str | None) -> Overview:
-    """Which kubeconfig files exist and which contexts they name (no network)."""
-    if explicit:
-        candidates = [explicit]
-    elif os.environ.get("KUBECONFIG"):
-        candidates = [p for p in os.environ["KUBECONFIG"].split(os.pathsep) if p]
-    else:
-        candidates = [str(Path.home() / ".kube" / "config")]
-    files: list[str] = []
-    contexts: list[str] = []
-    current: str | None = None
-    problems: list[str] = []
-    for path in candidates:
-        if not os.path.isfile(path):
-            continue
-        files.append(path)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                doc = yaml.safe_load(fh) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(f"{path}: {exc}")
-            continue
-        if not isinstance(doc, dict):
-            problems.append(f"{path}: not a kubeconfig (top level is not a mapping)")
-            continue
-        for entry in doc.get("contexts") or []:
-            name = entry.get("name") if isinstance(entry, dict) else None
-            if isinstance(name, str) and name not in contexts:
-                contexts.append(name)
-        if current is None and isinstance(doc.get("current-context"), str) and doc["current-context"]:
-            current = doc["current-context"]
-    return Overview(tuple(candidates), tuple(files), tuple(contexts), current, tuple(problems))
+PROBE_TIMEOUT_S = 5.0
 
 
 class Application:
@@ -82,16 +54,72 @@ class Application:
         self.errors = ErrorReporter()
         install_excepthooks(self.errors)
         self.settings = Settings()
-        self.tasks = TaskRunner()
-        explicit = args.kubeconfig
-        pages = [OverviewPage(self.tasks, lambda: kubeconfig_overview(explicit))]
-        self.window = MainWindow(self.settings, self.tasks, self.log_bridge, pages)
+        # Probes of many contexts run side by side, each bounded by its own timeout.
+        self.tasks = TaskRunner(max_threads=24)
+        self.demo: Any = None
+        self.demo_dir: tempfile.TemporaryDirectory[str] | None = None
+        explicit = Path(args.kubeconfig) if args.kubeconfig else None
+        paths, _ = kubeconfig_paths(explicit, os.environ)
+        use_demo = args.demo or (explicit is None and not any(p.exists() for p in paths))
+        if use_demo:
+            if not args.demo:
+                log.info("No kubeconfig found (%s): opening the demo cluster", ", ".join(map(str, paths)))
+            self.demo_dir = tempfile.TemporaryDirectory(prefix="lhdesk-demo-")
+            explicit = Path(self.demo_dir.name) / "kubeconfig"
+        self.session = ClusterSession(
+            self.tasks,
+            lambda: load_contexts(explicit),
+            self._probe,
+            preferred=args.context or self.settings.last_context or None,
+        )
+        pages = [ClustersPage(self.session, self.settings)]
+        self.window = MainWindow(self.settings, self.tasks, self.log_bridge, pages, session=self.session)
         self.errors.dialog_parent = self.window
         qapp.aboutToQuit.connect(self.shutdown)
         log.info("lhdesk %s started", __version__)
+        if self.demo_dir is not None:
+            self.tasks.submit(
+                self._start_demo,
+                self._on_demo_started,
+                self._on_demo_failed,
+                description="Starting the demo cluster",
+            )
+        else:
+            self.session.reload()
+
+    def _start_demo(self) -> Any:
+        """Runs on a worker: the demo cluster takes a couple of seconds to come up."""
+        assert self.demo_dir is not None
+        try:
+            from lhdesk.demo.cluster import DemoCluster
+        except ImportError as exc:
+            raise RuntimeError(
+                f"The demo cluster needs lhdesk's demo extra ({exc.name} is missing): "
+                "pip install -e '.[demo]'"
+            ) from exc
+        demo = DemoCluster(Path(self.demo_dir.name))
+        self.demo = demo  # so that a quit during start-up still stops it (after the pool is joined)
+        demo.start()  # writes <workdir>/kubeconfig
+        return demo
+
+    def _on_demo_started(self, demo: Any) -> None:
+        log.info("Demo cluster ready at %s (S3 at %s)", demo.api_url, demo.s3_endpoint)
+        self.session.reload()
+
+    def _on_demo_failed(self, outcome: Outcome) -> None:
+        self.errors.report(ErrorReport("The demo cluster did not start", str(outcome.error), outcome.details))
+        self.session.reload()
+
+    @staticmethod
+    def _probe(kset: KubeconfigSet, name: str) -> ProbeResult:
+        return probe(kset, name, timeout=PROBE_TIMEOUT_S)
 
     def shutdown(self) -> None:
         self.tasks.shutdown()
+        if self.demo is not None:
+            self.demo.stop()
+        if self.demo_dir is not None:
+            self.demo_dir.cleanup()
         self.log_bridge.detach()
         logging.getLogger().removeHandler(self.log_handler)
 
@@ -115,6 +143,8 @@ class Application:
             log.error("the page did not finish loading within %d s", SCREENSHOT_TIMEOUT_MS // 1000)
             self.qapp.exit(1)
 
+        if page is not None:
+            page.before_screenshot()
         if page is None or page.is_loaded():
             QTimer.singleShot(0, grab)
             return

@@ -31,7 +31,7 @@ def test_screenshot_writes_a_png_of_the_main_window(tmp_path: Path) -> None:
     out = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", KUBECONFIG=str(tmp_path / "none"), HOME=str(tmp_path))
     result = subprocess.run(
-        [sys.executable, "-m", "lhdesk", "--screenshot", str(out), "--page", "overview"],
+        [sys.executable, "-m", "lhdesk", "--screenshot", str(out), "--page", "clusters"],
         capture_output=True,
         text=True,
         env=env,
