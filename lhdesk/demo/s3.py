@@ -51,8 +51,11 @@ class S3Config:
 
 
 def client(cfg: S3Config, *, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> Any:
-    """A boto3 S3 client for ``cfg``: path-style addressing (as Longhorn with AWS_ENDPOINTS), SigV4."""
-    return boto3.client(
+    """A boto3 S3 client for ``cfg``: path-style addressing (as Longhorn with AWS_ENDPOINTS), SigV4.
+
+    Each call uses its own boto3 Session: the default session is not safe to share between threads.
+    """
+    return boto3.session.Session().client(
         "s3",
         endpoint_url=cfg.endpoint_url,
         region_name=cfg.region,

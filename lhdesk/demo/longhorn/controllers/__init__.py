@@ -1,0 +1,175 @@
+"""The simulated longhorn-manager controllers: an ordinary Kubernetes client plus boto3.
+
+``Simulator`` lists and watches Longhorn's objects through the ``kubernetes`` client and acts on them
+as longhorn-manager v1.12.1 does: BackupTarget availability and sync, SystemBackup, volume backups,
+RecurringJob runs and SystemRestore. It runs against any API server that serves the Longhorn CRDs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from kubernetes.client import ApiClient
+
+from lhdesk.demo.s3 import S3Config
+
+from . import kube as k
+from .archive import write_system_backup_to_target
+from .backup_target import BackupTargetController
+from .context import Context
+from .faults import SimulatorFaults
+from .kube import Informer, Kube
+from .recurring_job import RecurringJobRunner
+from .runtime import Clock, Controller
+from .system_backup import SystemBackupController
+from .system_restore import SystemRestoreController
+from .volume_backup import BackupController
+
+__all__ = ["Simulator", "SimulatorFaults", "write_system_backup_to_target"]
+
+log = logging.getLogger(__name__)
+
+_WATCHED = (
+    k.SETTINGS,
+    k.VOLUMES,
+    k.BACKUP_TARGETS,
+    k.BACKUP_VOLUMES,
+    k.BACKUPS,
+    k.SYSTEM_BACKUPS,
+    k.SYSTEM_RESTORES,
+    k.RECURRING_JOBS,
+)
+
+
+class Simulator:
+    """longhorn-manager's controllers for one Longhorn namespace.
+
+    ``speed`` divides every Longhorn duration (state steps of ~1 s, polls, waits). Cron schedules run
+    on the real UTC clock unless ``scale_cron`` is set (tests), then cron time runs ``speed`` times
+    faster from ``start()``. ``s3`` supplies the endpoint when the credential secret has no
+    ``AWS_ENDPOINTS``; everything else about the target comes from BackupTarget objects and Secrets.
+    """
+
+    def __init__(
+        self,
+        api_client: ApiClient,
+        namespace: str = "longhorn-system",
+        s3: S3Config | None = None,
+        speed: float = 1.0,
+        faults: SimulatorFaults | None = None,
+        *,
+        node_id: str = "lhdesk-demo-node",
+        scale_cron: bool = False,
+        watch_timeout: int = 60,
+    ) -> None:
+        self.faults = faults if faults is not None else SimulatorFaults()
+        self.ctx = Context(
+            kube=Kube(api_client),
+            namespace=namespace,
+            clock=Clock(speed, scale_cron),
+            faults=self.faults,
+            s3=s3,
+            node_id=node_id,
+        )
+        self._watch_timeout = watch_timeout
+        self.backup_targets = BackupTargetController(self.ctx)
+        self.system_backups = SystemBackupController(self.ctx)
+        self.backups = BackupController(self.ctx)
+        self.system_restores = SystemRestoreController(self.ctx)
+        self.recurring_jobs = RecurringJobRunner(self.ctx)
+        self._controllers: tuple[Controller, ...] = (
+            self.backup_targets,
+            self.system_backups,
+            self.backups,
+            self.system_restores,
+        )
+        self._started = False
+        self._lock = threading.Lock()
+
+    @property
+    def namespace(self) -> str:
+        return self.ctx.namespace
+
+    @property
+    def speed(self) -> float:
+        return self.ctx.clock.speed
+
+    def start(self) -> None:
+        """Start watching and reconciling; returns at once (see ``wait_ready``)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        ctx = self.ctx
+        handlers = {
+            k.BACKUP_TARGETS.plural: self.backup_targets.on_event,
+            k.SYSTEM_BACKUPS.plural: self.system_backups.on_event,
+            k.BACKUPS.plural: self.backups.on_event,
+            k.SYSTEM_RESTORES.plural: self.system_restores.on_event,
+            k.RECURRING_JOBS.plural: self.recurring_jobs.on_event,
+        }
+        for res in _WATCHED:
+            ctx.informers[res.plural] = Informer(
+                ctx.kube,
+                res,
+                ctx.namespace,
+                handlers.get(res.plural),
+                watch_timeout=self._watch_timeout,
+                stop_event=ctx.stop,
+            )
+        # Volumes finishing a backup can end a SystemBackup's wait sooner than its next poll.
+        ctx.informers[k.VOLUMES.plural].add_handler(self._on_volume)
+        self.faults.add_listener(self.backup_targets.poll_all_now)
+        for controller in self._controllers:
+            controller.start()
+        self.recurring_jobs.start()
+        for informer in ctx.informers.values():
+            informer.start()
+        log.info("simulator started in namespace %s (speed %g)", ctx.namespace, ctx.clock.speed)
+
+    def _on_volume(self, event_type: str, obj: dict[str, object]) -> None:
+        if event_type == "MODIFIED":
+            for name in self.ctx.informer(k.SYSTEM_BACKUPS).names():
+                backup = self.ctx.informer(k.SYSTEM_BACKUPS).get(name)
+                if backup is not None and k.status_of(backup).get("state") == "CreatingVolumeBackups":
+                    self.system_backups.enqueue(name)
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """True once every watch has listed and BackupTarget ``default`` has been probed once."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        for informer in self.ctx.informers.values():
+            if not informer.synced.wait(max(0.0, deadline - time.monotonic())):
+                return False
+        if self.ctx.backup_target() is None:
+            return True  # nothing to probe (no default target installed)
+        return self.backup_targets.default_probed.wait(max(0.0, deadline - time.monotonic()))
+
+    def stop(self) -> None:
+        """Stop every thread and wait for them."""
+        with self._lock:
+            if not self._started:
+                return
+            self._started = False
+        self.faults.remove_listener(self.backup_targets.poll_all_now)
+        self.ctx.stop.set()
+        for informer in self.ctx.informers.values():
+            informer.stop()
+        for controller in self._controllers:
+            controller.stop()
+        self.recurring_jobs.stop()
+        for informer in self.ctx.informers.values():
+            informer.join(10.0)
+        for controller in self._controllers:
+            controller.join(10.0)
+        self.recurring_jobs.join(10.0)
+        log.info("simulator in namespace %s stopped", self.ctx.namespace)
+
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
