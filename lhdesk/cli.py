@@ -11,7 +11,11 @@ from collections.abc import Sequence
 from lhdesk import __version__
 
 # One line per command family; each module has ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("lhdesk.commands.jobs", "lhdesk.commands.schedules")
+COMMAND_MODULES: tuple[str, ...] = (
+    "lhdesk.commands.jobs",
+    "lhdesk.commands.schedules",
+    "lhdesk.commands.contexts",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,323 @@
+"""``lhdesk contexts [--kubeconfig PATH] [--check] [--json]``: the listing, the states, the exit status."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lhdesk.cli import main
+from lhdesk.demo import realapi
+from lhdesk.demo.pki import CertificateAuthority
+
+KEYS = [
+    "name",
+    "cluster",
+    "server",
+    "user",
+    "namespace",
+    "state",
+    "kubernetes_version",
+    "longhorn_version",
+    "message",
+]
+CA_DATA = base64.b64encode(CertificateAuthority.generate().cert_pem).decode()
+
+
+def write_config(
+    path: Path,
+    clusters: dict[str, Any],
+    users: dict[str, Any],
+    contexts: dict[str, Any],
+    current: str | None = None,
+) -> Path:
+    doc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": n, "cluster": b} for n, b in clusters.items()],
+        "users": [{"name": n, "user": b} for n, b in users.items()],
+        "contexts": [{"name": n, "context": b} for n, b in contexts.items()],
+    }
+    if current:
+        doc["current-context"] = current
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:
+    assert main(["contexts", "--json", *args]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert isinstance(rows, list)
+    return rows
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def blackhole() -> Iterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+# --- listing (no network) ------------------------------------------------------------------------
+
+
+def test_json_listing_has_the_documented_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(
+        tmp_path / "config",
+        {"c": {"server": "https://10.0.0.1:6443", "certificate-authority-data": CA_DATA}},
+        {"u": {"token": "t0k3n-0123456789abcdef"}},
+        {
+            "prod": {"cluster": "c", "user": "u", "namespace": "longhorn-system"},
+            "ghost": {"cluster": "c", "user": "nobody"},
+        },
+        current="prod",
+    )
+    rows = run_json(capsys, "--kubeconfig", str(path))
+    assert [list(row) for row in rows] == [KEYS, KEYS]
+    assert rows[0] == {
+        "name": "prod",
+        "cluster": "c",
+        "server": "https://10.0.0.1:6443",
+        "user": "u",
+        "namespace": "longhorn-system",
+        "state": "unknown",
+        "kubernetes_version": None,
+        "longhorn_version": None,
+        "message": "Not checked yet.",
+    }
+    assert rows[1]["state"] == "invalid"
+    assert "user 'nobody' is not defined" in rows[1]["message"]
+
+
+def test_table_listing_marks_the_current_context(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(
+        tmp_path / "config",
+        {"c": {"server": "https://10.0.0.1:6443"}},
+        {},
+        {"a": {"cluster": "c"}, "b": {"cluster": "c"}},
+        current="b",
+    )
+    assert main(["--kubeconfig", str(path), "contexts"]) == 0  # the global option works too
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["CURRENT", "NAME", "CLUSTER"]
+    assert lines[1].split()[0] == "a"
+    assert lines[2].split()[:2] == ["*", "b"]
+
+
+def test_kubeconfig_list_from_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = write_config(tmp_path / "a", {"c": {"server": "https://a:6443"}}, {}, {"dup": {"cluster": "c"}})
+    b = write_config(
+        tmp_path / "b",
+        {"c": {"server": "https://b:6443"}},
+        {},
+        {"dup": {"cluster": "c"}, "only-b": {"cluster": "c"}},
+    )
+    monkeypatch.setenv("KUBECONFIG", f"{a}:{tmp_path / 'missing'}:{b}")
+    rows = run_json(capsys)
+    assert [(r["name"], r["server"]) for r in rows] == [
+        ("dup", "https://a:6443"),
+        ("only-b", "https://a:6443"),
+    ]
+
+
+def test_missing_explicit_kubeconfig_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["contexts", "--kubeconfig", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err
+    assert str(tmp_path / "nope") in err
+
+
+def test_no_kubeconfig_anywhere_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    assert main(["contexts", "--check"]) == 1
+    assert "no kubeconfig found" in capsys.readouterr().err
+
+
+def test_unknown_context_name_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path / "config", {"c": {"server": "https://a:6443"}}, {}, {"a": {"cluster": "c"}})
+    assert main(["contexts", "--kubeconfig", str(path), "zzz"]) == 1
+    assert "no context named 'zzz'" in capsys.readouterr().err
+
+
+# --- checking, without a cluster -----------------------------------------------------------------
+
+
+def test_check_local_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], closed_port: int, blackhole: int
+) -> None:
+    path = write_config(
+        tmp_path / "config",
+        {
+            "closed": {"server": f"https://127.0.0.1:{closed_port}"},
+            "hole": {"server": f"https://127.0.0.1:{blackhole}"},
+        },
+        {
+            "sso": {
+                "exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "command": "lhdesk-no-such-sso-plugin",
+                }
+            }
+        },
+        {
+            "closed": {"cluster": "closed"},
+            "hung": {"cluster": "hole"},
+            "sso": {"cluster": "closed", "user": "sso"},
+            "broken": {"cluster": "gone"},
+        },
+    )
+    started = time.monotonic()
+    rows = run_json(capsys, "--kubeconfig", str(path), "--check", "--timeout", "1")
+    assert time.monotonic() - started < 1 + 1.5
+    states = {r["name"]: (r["state"], r["message"]) for r in rows}
+    assert states["closed"][0] == "unreachable"
+    assert "connection refused" in states["closed"][1]
+    assert states["hung"][0] == "unreachable"
+    assert "no answer in time" in states["hung"][1]
+    assert states["sso"][0] == "auth-required"
+    assert "lhdesk-no-such-sso-plugin" in states["sso"][1]
+    assert states["broken"][0] == "invalid"
+
+
+# --- checking against a real API server ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real kube-apiserver with Longhorn's settings CRD and version setting, plus broken variants.
+
+    Contexts: demo-admin, demo-readonly (from the server), wrong-token and wrong-ca (made here).
+    """
+    if not realapi.is_built():
+        pytest.skip("real kube-apiserver not built (scripts/kube-apiserver build)")
+    from kubernetes import client as k8s
+
+    from lhdesk.kube.gateway import LonghornGateway
+    from lhdesk.kube.kubeconfig import api_client_for, load_contexts
+
+    work = tmp_path_factory.mktemp("real")
+    server = realapi.RealApiServer(work / "server")
+    server.start()
+    try:
+        api = api_client_for(load_contexts(server.kubeconfig_path), "demo-admin")
+        ext = k8s.ApiextensionsV1Api(api)
+        ext.create_custom_resource_definition(
+            body={
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": "settings.longhorn.io"},
+                "spec": {
+                    "group": "longhorn.io",
+                    "scope": "Namespaced",
+                    "names": {
+                        "kind": "Setting",
+                        "plural": "settings",
+                        "singular": "setting",
+                        "listKind": "SettingList",
+                    },
+                    "versions": [
+                        {
+                            "name": "v1beta2",
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                }
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+        response = ext.list_custom_resource_definition(
+            field_selector="metadata.name=settings.longhorn.io",
+            watch=True,
+            timeout_seconds=30,
+            _preload_content=False,
+            _request_timeout=(5, 40),
+        )
+        for line in response:
+            conditions = json.loads(line)["object"].get("status", {}).get("conditions") or []
+            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                break
+        response.release_conn()
+        LonghornGateway(api).create(
+            "settings", {"metadata": {"name": "current-longhorn-version"}, "value": "v1.8.2"}
+        )
+        api.close()
+        doc = yaml.safe_load(server.kubeconfig_path.read_text())
+        demo_cluster = doc["clusters"][0]
+        doc["clusters"].append(
+            {
+                "name": "wrong-ca",
+                "cluster": {
+                    "server": demo_cluster["cluster"]["server"],
+                    "certificate-authority-data": CA_DATA,
+                },
+            }
+        )
+        doc["users"].append({"name": "wrong-token", "user": {"token": "not-the-right-token-0123456789"}})
+        doc["contexts"].append(
+            {"name": "wrong-token", "context": {"cluster": demo_cluster["name"], "user": "wrong-token"}}
+        )
+        doc["contexts"].append(
+            {"name": "wrong-ca", "context": {"cluster": "wrong-ca", "user": doc["users"][0]["name"]}}
+        )
+        path = work / "kubeconfig"
+        path.write_text(yaml.safe_dump(doc))
+        yield path
+    finally:
+        server.stop()
+
+
+@pytest.mark.integration
+def test_check_states_against_a_real_api_server(
+    real_kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = {r["name"]: r for r in run_json(capsys, "--kubeconfig", str(real_kubeconfig), "--check")}
+    admin = rows["demo-admin"]
+    assert admin["state"] == "connected", admin["message"]
+    assert admin["kubernetes_version"] == "v1.20.2"
+    assert admin["longhorn_version"] == "v1.8.2"
+    assert "system-backup recurring jobs need Longhorn v1.9.0 or later" in admin["message"]
+    readonly = rows["demo-readonly"]
+    assert readonly["state"] == "forbidden"
+    assert "can read but not create or delete SystemBackups" in readonly["message"]
+    assert rows["wrong-token"]["state"] == "auth-required"
+    assert "not-the-right-token" not in rows["wrong-token"]["message"]
+    assert rows["wrong-ca"]["state"] == "tls-error"
+    assert "not signed by a CA this kubeconfig trusts" in rows["wrong-ca"]["message"]
+
+
+@pytest.mark.integration
+def test_check_table_output(real_kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["contexts", "--kubeconfig", str(real_kubeconfig), "--check", "demo-admin"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[-3:] == ["KUBERNETES", "LONGHORN", "MESSAGE"]
+    assert len(out) == 2
+    assert "connected" in out[1]
+    assert "v1.8.2" in out[1]
