@@ -6,7 +6,7 @@ real gateway satisfies it as it is; tests of pure logic may pass an in-memory fa
 tests pass the real gateway over HTTPS to the demo cluster.
 
 Objects are plain dicts shaped as the Kubernetes API returns them (``metadata``, ``spec``,
-``status``). Errors are the :mod:`lhdesk.kube.errors` classes: ``AlreadyExists`` on a name taken,
+``status``). Errors are the :mod:`lhdesk.core.errors` classes: ``AlreadyExists`` on a name taken,
 ``NotFound`` on a missing object, ``Expired`` on a watch too old; anything else is a failure to
 report.
 """

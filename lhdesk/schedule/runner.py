@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from lhdesk.core import errors as core_errors
 from lhdesk.core import retention as core_retention
-from lhdesk.kube import errors as kube_errors
 from lhdesk.schedule import api as sb
 from lhdesk.schedule.api import SystemBackupApi
 from lhdesk.schedule.clock import Clock, SystemClock
@@ -128,7 +128,7 @@ def follow_until_final(
                 if sb.is_deleting(obj):
                     raise _RunFailed(f"SystemBackup {name} is being deleted before it finished")
             failures = 0
-        except kube_errors.NotFound as exc:
+        except core_errors.NotFound as exc:
             raise _RunFailed(f"SystemBackup {name} disappeared before it finished") from exc
         except (RunInterrupted, _RunFailed):
             raise
@@ -221,7 +221,7 @@ def run_once(
         if resume is not None and not create_if_missing:
             try:
                 api.get(sb.SYSTEM_BACKUPS, name)
-            except kube_errors.NotFound:
+            except core_errors.NotFound:
                 finished = record.replace(
                     outcome="missed",
                     finished=clock.now(),
@@ -234,7 +234,7 @@ def run_once(
                 sb.SYSTEM_BACKUPS,
                 sb.system_backup_body(name, schedule.volume_backup_policy, schedule_labels(schedule.id)),
             )
-        except kube_errors.AlreadyExists:
+        except core_errors.AlreadyExists:
             existing = api.get(sb.SYSTEM_BACKUPS, name)
             owner = sb.labels_of(existing).get(SCHEDULE_LABEL)
             if owner != schedule.id:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lhdesk.kube.errors import AlreadyExists, NotFound
+from lhdesk.core.errors import AlreadyExists, NotFound
 from lhdesk.schedule.store import Store
 
 

@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lhdesk.kube.errors import Invalid
+from lhdesk.core.errors import Invalid
 from lhdesk.schedule.engine import Engine, EngineEvent, RunFinished, RunStarted, ScheduleChanged
 from lhdesk.schedule.model import KIND_RECURRING_JOB, Schedule
 from lhdesk.schedule.naming import RECURRING_JOB_LABEL, backup_name, schedule_labels
