@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lhdesk.core.clusters import ContextInfo, KubeconfigSet, ProbeResult
-from lhdesk.kube.errors import KubeconfigError
+from lhdesk.core.errors import KubeconfigError
 from lhdesk.kube.kubeconfig import load_contexts
 from lhdesk.kube.probe import probe_all
 

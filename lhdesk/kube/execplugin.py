@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lhdesk.kube.errors import AuthPluginError, redact, register_secret
+from lhdesk.core.errors import AuthPluginError, redact, register_secret
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from kubernetes import client as k8s
 
 from lhdesk.core.clusters import LONGHORN_NAMESPACE
-from lhdesk.kube.errors import Expired, GatewayError, NotFound, translate
+from lhdesk.core.errors import Expired, GatewayError, NotFound
+from lhdesk.kube.errors import translate
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from kubernetes.config.kube_config import new_client_from_config_dict
 
 from lhdesk import __version__
 from lhdesk.core.clusters import ContextInfo, ContextState, KubeconfigSet
-from lhdesk.kube.errors import AuthPluginError, KubeconfigError, register_secret
+from lhdesk.core.errors import AuthPluginError, KubeconfigError, register_secret
 from lhdesk.kube.execplugin import ExecCredential, find_command, not_found_message, run_exec_plugin
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,7 @@ from lhdesk.core.clusters import (
     ProbeResult,
     access_verdict,
 )
-from lhdesk.core.versions import Capabilities
-from lhdesk.kube.errors import (
+from lhdesk.core.errors import (
     AuthPluginError,
     Forbidden,
     GatewayError,
@@ -39,8 +38,9 @@ from lhdesk.kube.errors import (
     Unauthorized,
     Unreachable,
     redact,
-    translate,
 )
+from lhdesk.core.versions import Capabilities
+from lhdesk.kube.errors import translate
 from lhdesk.kube.kubeconfig import api_client_for
 
 log = logging.getLogger(__name__)
