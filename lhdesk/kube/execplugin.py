@@ -247,8 +247,12 @@ def _sentence(text: str) -> str:
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
+    """Kill the plugin and whatever it started (it runs in its own session)."""
+    killpg = getattr(os, "killpg", None)
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        if killpg is None:
+            raise OSError("no process groups here")
+        killpg(process.pid, signal.SIGKILL)
     except OSError:
         process.kill()
     try:

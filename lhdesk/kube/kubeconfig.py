@@ -196,6 +196,8 @@ def load_contexts(explicit: Path | None = None, env: Mapping[str, str] | None = 
                 merged[section][name] = _Entry(name, _resolved_body(section, body, base), path)
         if current is None and isinstance(data.get("current-context"), str) and data["current-context"]:
             current = data["current-context"]
+    for user in users.values():
+        _register_user_secrets(user.body)
     infos = [_context_info(entry, clusters, users, env_map) for entry in contexts.values()]
     taken = {info.name for info in infos}
     infos += [info for info in broken if info.name not in taken]
@@ -203,6 +205,21 @@ def load_contexts(explicit: Path | None = None, env: Mapping[str, str] | None = 
     return KubeconfigSet(
         contexts=tuple(infos), current=current, files=tuple(paths), problems=tuple(problems), raw=raw
     )
+
+
+def _register_user_secrets(user: Mapping[str, Any]) -> None:
+    """Let ``redact`` scrub this user's credentials from any message that might echo them."""
+    for key in ("token", "password", "client-key-data"):
+        value = user.get(key)
+        if isinstance(value, str):
+            register_secret(value)
+    provider = user.get("auth-provider")
+    config = provider.get("config") if isinstance(provider, Mapping) else None
+    if isinstance(config, Mapping):
+        for key in ("access-token", "id-token", "refresh-token", "client-secret"):
+            value = config.get(key)
+            if isinstance(value, str):
+                register_secret(value)
 
 
 def _file_entry(path: Path, message: str) -> ContextInfo:
