@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lhdesk.schedule.freshness import FreshnessRule
 from lhdesk.schedule.model import (
     KIND_RECURRING_JOB,
     KIND_SCHEDULE,
@@ -83,6 +84,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE UNIQUE INDEX runs_observed ON runs (context, backup) WHERE kind = 'recurring-job'",
         "CREATE INDEX runs_by_slot ON runs (slot)",
         "CREATE INDEX runs_by_outcome ON runs (outcome)",
+    ),
+    (
+        # Freshness rules: "alert if no Ready system backup of this context is newer than N".
+        """
+        CREATE TABLE freshness_rules (
+            context TEXT PRIMARY KEY,
+            max_age_seconds REAL NOT NULL,
+            updated TEXT NOT NULL
+        )
+        """,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -567,3 +578,30 @@ class Store:
             sql += " LIMIT ?"
             params.append(int(limit))
         return [self._run_from_row(row) for row in self._conn().execute(sql, params).fetchall()]
+
+    # -- freshness rules ---------------------------------------------------------------------
+
+    def freshness_rules(self) -> list[FreshnessRule]:
+        """Every freshness rule, by context."""
+        rows = self._conn().execute("SELECT * FROM freshness_rules ORDER BY context").fetchall()
+        return [
+            FreshnessRule(row["context"], timedelta(seconds=float(row["max_age_seconds"]))) for row in rows
+        ]
+
+    def set_freshness_rule(self, rule: FreshnessRule) -> FreshnessRule:
+        """Add or replace the rule of ``rule.context`` (one rule per context)."""
+        rule.validate()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO freshness_rules (context, max_age_seconds, updated) VALUES (?, ?, ?)"
+                " ON CONFLICT (context) DO UPDATE SET max_age_seconds = excluded.max_age_seconds,"
+                " updated = excluded.updated",
+                (rule.context, rule.max_age.total_seconds(), _to_db(utcnow())),
+            )
+        return rule
+
+    def remove_freshness_rule(self, context: str) -> bool:
+        """Remove the rule of ``context``; False when there was none."""
+        with self._write() as conn:
+            cursor = conn.execute("DELETE FROM freshness_rules WHERE context = ?", (context,))
+        return cursor.rowcount > 0
