@@ -30,7 +30,11 @@ from typing import Any
 
 from lhdesk.core import cron as core_cron
 from lhdesk.schedule import due as due_mod
+from lhdesk.schedule.api import SYSTEM_BACKUPS
 from lhdesk.schedule.engine import Engine, EngineEvent, RunStarted, ScheduleChanged
+from lhdesk.schedule.freshness import FreshnessRule, FreshnessRuleError, FreshnessStatus
+from lhdesk.schedule.freshness import check as freshness_check
+from lhdesk.schedule.freshness import unchecked as freshness_unchecked
 from lhdesk.schedule.lock import acquire_lock, lock_owner_pid
 from lhdesk.schedule.model import (
     CATCH_UP_POLICIES,
@@ -58,6 +62,8 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 #: ``scheduler run`` when another process holds the scheduler lock.
 EXIT_LOCKED = 3
+#: ``schedules freshness check`` when a context has no Ready system backup within its limit.
+EXIT_STALE = 4
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d)")
 
@@ -298,6 +304,90 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- freshness rules ----------------------------------------------------------------------------
+
+
+def _rule_json(rule: FreshnessRule) -> dict[str, Any]:
+    return {"context": rule.context, "max_age_hours": rule.max_age.total_seconds() / 3600}
+
+
+def _cmd_freshness_list(args: argparse.Namespace) -> int:
+    with Store.in_dir(_data_dir(args)) as store:
+        rules = store.freshness_rules()
+    if args.json:
+        _out(json.dumps([_rule_json(r) for r in rules], indent=2))
+    else:
+        _print_table(
+            [[r.context, f"{r.max_age.total_seconds() / 3600:g} h"] for r in rules], ["CONTEXT", "MAX AGE"]
+        )
+    return EXIT_OK
+
+
+def _cmd_freshness_set(args: argparse.Namespace) -> int:
+    context = args.context
+    if not context:
+        return _fail("--context is required", EXIT_USAGE)
+    rule = FreshnessRule(context, args.max_age)
+    with Store.in_dir(_data_dir(args)) as store:
+        try:
+            store.set_freshness_rule(rule)
+        except FreshnessRuleError as exc:
+            for field, message in exc.problems.items():
+                _out(f"lhdesk: {field}: {message}", err=True)
+            return EXIT_USAGE
+    _out(f"alert when {context} has no Ready system backup newer than {args.max_age}")
+    return EXIT_OK
+
+
+def _cmd_freshness_remove(args: argparse.Namespace) -> int:
+    with Store.in_dir(_data_dir(args)) as store:
+        if not store.remove_freshness_rule(args.rule_context):
+            return _fail(f"no freshness rule for context {args.rule_context!r}")
+    _out(f"removed the freshness rule of {args.rule_context}")
+    return EXIT_OK
+
+
+def _cmd_freshness_check(args: argparse.Namespace) -> int:
+    """Check every rule now. Exit 0 when all are fresh, 4 when one is stale, 1 when one could not
+    be checked (and none is stale)."""
+    from lhdesk.schedule.contexts import KubeconfigApiFactory
+
+    with Store.in_dir(_data_dir(args)) as store:
+        rules = store.freshness_rules()
+    factory = KubeconfigApiFactory(_kubeconfig(args))
+    statuses: list[FreshnessStatus] = []
+    try:
+        for rule in rules:
+            try:
+                objects, _ = factory(rule.context).list(SYSTEM_BACKUPS)
+            except Exception as exc:
+                statuses.append(freshness_unchecked(rule, utcnow(), str(exc) or type(exc).__name__))
+                continue
+            statuses.append(freshness_check(rule, objects, utcnow()))
+    finally:
+        factory.close()
+    if args.json:
+        out = [
+            {
+                **_rule_json(FreshnessRule(s.context, s.max_age)),
+                "breached": s.breached,
+                "error": s.error,
+                "newest_ready": s.newest_ready,
+                "newest_ready_at": None if s.newest_ready_at is None else _fmt(s.newest_ready_at),
+                "message": s.message,
+            }
+            for s in statuses
+        ]
+        _out(json.dumps(out, indent=2))
+    else:
+        for s in statuses:
+            state = "NOT CHECKED" if s.error else "STALE" if s.breached else "fresh"
+            _out(f"{s.context}: {state}: {s.message}")
+    if any(s.breached for s in statuses):
+        return EXIT_STALE
+    return EXIT_ERROR if any(s.error for s in statuses) else EXIT_OK
+
+
 # -- scheduler run ------------------------------------------------------------------------------
 
 
@@ -503,3 +593,29 @@ def register(subparsers: Any) -> None:
     history.add_argument("--limit", type=int, default=None, help="at most this many runs")
     history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(func=_cmd_history)
+
+    fresh = sub.add_parser(
+        "freshness",
+        parents=[common],
+        help="alerts when a context has no recent Ready system backup",
+        description="Freshness rules: alert when a context has no Ready system backup newer than a limit. "
+        "'check' exits 0 when every context is fresh, 4 when one is stale, 1 when one cannot be checked.",
+    )
+    fresh_sub = fresh.add_subparsers(dest="freshness_command", metavar="COMMAND", required=True)
+    fresh_list = fresh_sub.add_parser("list", parents=[common], help="list the rules")
+    fresh_list.add_argument("--json", action="store_true", help="print JSON")
+    fresh_list.set_defaults(func=_cmd_freshness_list)
+    fresh_set = fresh_sub.add_parser("set", parents=[common], help="add or change the rule of a context")
+    fresh_set.add_argument("--context", default=argparse.SUPPRESS, help="kubeconfig context")
+    fresh_set.add_argument(
+        "--max-age", type=parse_duration, required=True, metavar="DURATION", help="e.g. 26h"
+    )
+    fresh_set.set_defaults(func=_cmd_freshness_set)
+    fresh_remove = fresh_sub.add_parser("remove", parents=[common], help="remove the rule of a context")
+    fresh_remove.add_argument("rule_context", metavar="CONTEXT")
+    fresh_remove.set_defaults(func=_cmd_freshness_remove)
+    fresh_check = fresh_sub.add_parser(
+        "check", parents=[common], help="check every rule against its cluster now"
+    )
+    fresh_check.add_argument("--json", action="store_true", help="print JSON")
+    fresh_check.set_defaults(func=_cmd_freshness_check)

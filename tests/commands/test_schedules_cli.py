@@ -233,3 +233,38 @@ def test_parse_duration_refuses(text: str) -> None:
 
     with pytest.raises(argparse.ArgumentTypeError):
         parse_duration(text)
+
+
+def test_freshness_rules_set_list_remove_and_check_unreachable(
+    tmp_path: Path, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(tmp_path / "data")
+    status, out, err = run(
+        capsys, "schedules", "freshness", "set", "--data-dir", data, "--context", "prod", "--max-age", "26h"
+    )
+    assert status == 0, err
+    status, out, _ = run(capsys, "schedules", "freshness", "list", "--data-dir", data, "--json")
+    assert json.loads(out) == [{"context": "prod", "max_age_hours": 26.0}]
+    status, _, err = run(
+        capsys, "schedules", "freshness", "set", "--data-dir", data, "--context", "lab", "--max-age", "5m"
+    )
+    assert status == 2
+    assert "max_age" in err
+    # Nothing listens behind the kubeconfig's server: the rule cannot be checked (exit 1), not stale.
+    status, out, _ = run(
+        capsys,
+        "schedules",
+        "freshness",
+        "check",
+        "--data-dir",
+        data,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--json",
+    )
+    assert status == 1
+    (checked,) = json.loads(out)
+    assert checked["breached"] is False
+    assert checked["error"]
+    assert run(capsys, "schedules", "freshness", "remove", "--data-dir", data, "prod")[0] == 0
+    assert run(capsys, "schedules", "freshness", "remove", "--data-dir", data, "prod")[0] == 1
