@@ -7,8 +7,11 @@ RecurringJob runs and SystemRestore. It runs against any API server that serves 
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
+import time
+from typing import Any
 
 from kubernetes.client import ApiClient
 
@@ -64,8 +67,13 @@ class Simulator:
         watch_timeout: int = 60,
     ) -> None:
         self.faults = faults if faults is not None else SimulatorFaults()
+        # An ApiClient of its own (same server, credentials and TLS): a connection pool sized for the
+        # simulator's threads, closed by stop().
+        configuration = copy.copy(api_client.configuration)
+        configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
+        self._api_client = ApiClient(configuration)
         self.ctx = Context(
-            kube=Kube(api_client),
+            kube=Kube(self._api_client),
             namespace=namespace,
             clock=Clock(speed, scale_cron),
             faults=self.faults,
@@ -137,8 +145,6 @@ class Simulator:
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """True once every watch has listed and BackupTarget ``default`` has been probed once."""
-        import time
-
         deadline = time.monotonic() + timeout
         for informer in self.ctx.informers.values():
             if not informer.synced.wait(max(0.0, deadline - time.monotonic())):
@@ -146,6 +152,10 @@ class Simulator:
         if self.ctx.backup_target() is None:
             return True  # nothing to probe (no default target installed)
         return self.backup_targets.default_probed.wait(max(0.0, deadline - time.monotonic()))
+
+    def wait_jobs_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no RecurringJob run is going (tests: after deleting a job, for its last run)."""
+        return self.recurring_jobs.wait_idle(timeout)
 
     def stop(self) -> None:
         """Stop every thread and wait for them."""
@@ -165,6 +175,8 @@ class Simulator:
         for controller in self._controllers:
             controller.join(10.0)
         self.recurring_jobs.join(10.0)
+        api_client: Any = self._api_client  # the client's methods carry no annotations
+        api_client.close()
         log.info("simulator in namespace %s stopped", self.ctx.namespace)
 
     def __enter__(self) -> Simulator:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -120,6 +121,15 @@ class RecurringJobRunner:
             running = list(self._running.values())
         for thread in running:
             thread.join(timeout)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait for the runs going now to end (a deleted job starts no new one); True if they did."""
+        with self._cond:
+            running = list(self._running.values())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in running:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in running)
 
     def _loop(self) -> None:
         clock = self.ctx.clock

@@ -241,6 +241,7 @@ class SystemRestoreController(Controller):
                 raise RestoreError(REASON_RESTORE, f"{MESSAGE_FAILED}: {'; '.join(errors)}")
             self._objects.pop(name, None)
             self._transition(obj, COMPLETED)
+            self._set_label(name, None)
             ctx.event(k.SYSTEM_RESTORES, obj, "Normal", "Completed", "Restored Longhorn system", COMPONENT)
         else:
             log.warning("system restore %s is in unknown state %r", name, state)
