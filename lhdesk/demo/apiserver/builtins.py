@@ -131,10 +131,6 @@ def _immutable_data(new: Obj, old: Obj | None, fields: tuple[str, ...]) -> list[
 
 
 def _namespace_prepare(new: Obj, old: Obj | None) -> None:
-    meta = new.setdefault("metadata", {})
-    labels = dict(meta.get("labels") or {})
-    labels["kubernetes.io/metadata.name"] = meta.get("name", "")
-    meta["labels"] = labels
     if old is None:
         spec = new.setdefault("spec", {})
         if not spec.get("finalizers"):
@@ -145,7 +141,7 @@ def _namespace_prepare(new: Obj, old: Obj | None) -> None:
 
 
 def _configmap_validate(new: Obj, old: Obj | None) -> list[FieldError]:
-    out = _data_field_errors(new, "data", False) + _data_field_errors(new, "binaryData", True)
+    out = _data_field_errors(new, "data", False) + _data_field_errors(new, "binaryData", False)
     for k in set(new.get("data") or {}) & set(new.get("binaryData") or {}):
         out.append(errors.invalid(f"data[{k}]", k, "duplicate of key present in binaryData"))
     return out + _immutable_data(new, old, ("data", "binaryData"))
@@ -163,7 +159,7 @@ def _secret_prepare(new: Obj, old: Obj | None) -> None:
 
 
 def _secret_validate(new: Obj, old: Obj | None) -> list[FieldError]:
-    out = _data_field_errors(new, "data", True)
+    out = _data_field_errors(new, "data", False)
     if old is not None and old.get("type") != new.get("type"):
         out.append(errors.invalid("type", new.get("type"), "field is immutable"))
     return out + _immutable_data(new, old, ("data",))

@@ -167,10 +167,17 @@ class Cluster:
         """(items, list resourceVersion, continue token, remainingItemCount)."""
         ns = namespace if rt.namespaced else None
         items, rv = self.store.items(rt.key, ns)
+        # Keys as etcd orders them, relative to the list's prefix (what a continue token names).
+        with_ns = rt.namespaced and ns is None
+
+        def key_of(o: Obj) -> str:
+            m = o["metadata"]
+            return f"{m.get('namespace', '')}/{m['name']}" if with_ns else str(m["name"])
+
         start = ""
         if cont:
             try:
-                token = json.loads(base64.urlsafe_b64decode(cont.encode()))
+                token = json.loads(base64.b64decode(cont.encode(), validate=True))
                 start = str(token["start"])
                 rv = int(token["rv"])
             except (ValueError, KeyError, TypeError):
@@ -180,18 +187,13 @@ class Cluster:
         next_token = ""
         remaining: int | None = None
         for idx, o in enumerate(items):
-            m = o["metadata"]
-            okey = f"{m.get('namespace', '')}/{m['name']}"
-            if start and okey <= start:
+            if start and key_of(o) < start:
                 continue
-            if filtered and not (labels.matches(m.get("labels")) and fields.matches(o)):
+            if filtered and not (labels.matches(o["metadata"].get("labels")) and fields.matches(o)):
                 continue
             if limit and len(out) >= limit:
-                last = out[-1]["metadata"]
-                last_key = f"{last.get('namespace', '')}/{last['name']}"
-                next_token = base64.urlsafe_b64encode(
-                    json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": last_key}).encode()
-                ).decode()
+                token = {"v": "meta.k8s.io/v1", "rv": rv, "start": key_of(out[-1]) + "\x00"}
+                next_token = base64.b64encode(json.dumps(token, separators=(",", ":")).encode()).decode()
                 if not filtered:
                     remaining = len(items) - idx
                 break
@@ -211,10 +213,13 @@ class Cluster:
         api_version = o.get("apiVersion")
         kind = o.get("kind")
         if rt.custom:
+            cannot = (
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: unmarshalerDecoder: '
+            )
             if not kind:
-                raise errors.bad_request(f"Object 'Kind' is missing in '{json.dumps(body)[:200]}'")
+                raise errors.bad_request(f"{cannot}Object 'Kind' is missing in '{json.dumps(body)}'")
             if not api_version:
-                raise errors.bad_request(f"Object 'apiVersion' is missing in '{json.dumps(body)[:200]}'")
+                raise errors.bad_request(f"{cannot}Object 'apiVersion' is missing in '{json.dumps(body)}'")
         if api_version and api_version != rt.api_version:
             raise errors.bad_request(
                 f"the API version in the data ({api_version}) does not match the expected "
@@ -232,6 +237,8 @@ class Cluster:
                 "metadata must be an object"
             )
         _strip_nones_top(o)
+        if not rt.custom:
+            _check_base64(rt, o)
         unknown = schema.process(o, rt.schema)
         if unknown:
             problems = [f'unknown field "{p}"' for p in unknown]
@@ -263,7 +270,7 @@ class Cluster:
                 rt.qualified_kind, str(meta.get("name") or meta.get("generateName") or ""), errs
             )
 
-    def _check_namespace(self, rt: ResourceType, namespace: str, operation: str) -> None:
+    def _check_namespace(self, rt: ResourceType, namespace: str, operation: str, name: str = "") -> None:
         """The NamespaceLifecycle admission plugin."""
         if not rt.namespaced:
             return
@@ -271,11 +278,20 @@ class Cluster:
         if ns is None:
             raise errors.not_found(errors.Qualified("namespaces", ""), namespace)
         if operation == "CREATE" and (ns.get("metadata") or {}).get("deletionTimestamp"):
-            raise errors.forbidden_error(
+            err = errors.forbidden_error(
                 rt.qualified_resource,
-                "",
+                name,
                 f"unable to create new content in namespace {namespace} because it is being terminated",
             )
+            assert err.details is not None
+            err.details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
+            raise err
 
     def _check_crd_live(self, rt: ResourceType) -> None:
         crd = self._crd_of(rt)
@@ -302,8 +318,9 @@ class Cluster:
         else:
             meta.pop("namespace", None)
         if meta.get("resourceVersion"):
-            raise errors.bad_request("resourceVersion should not be set on objects to be created")
-        self._check_namespace(rt, namespace, "CREATE")
+            # kube-apiserver answers this with a bare 500 (no reason).
+            raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
+        self._check_namespace(rt, namespace, "CREATE", str(meta.get("name") or ""))
         self._check_crd_live(rt)
         # Mutating admission sees the decoded object before the registry fills in system fields.
         areq = AdmissionRequest(
@@ -347,7 +364,7 @@ class Cluster:
             meta["name"] = metarules.generate_name(str(meta["generateName"]))
         self._validate(rt, o, None)
         if rt.key == crds.CRD_KEY:
-            crds.set_status(o, None)
+            crds.initial_status(o)
         areq.obj = o
         areq.name = meta["name"]
         self.admission.validate(areq)
@@ -360,7 +377,10 @@ class Cluster:
                 return Result(self._as_version(rt, o), 201, warnings)
             stored = self.store.put(rt.key, o)
         if rt.key == crds.CRD_KEY:
-            self._serve_crd(stored)
+            established = copy.deepcopy(stored)
+            crds.set_status(established, None)
+            self.store.put(rt.key, established)
+            self._serve_crd(established)
         return Result(self._as_version(rt, stored), 201, warnings)
 
     def _after_mutation(self, rt: ResourceType, mutated: Obj | None) -> Obj:
@@ -576,11 +596,13 @@ class Cluster:
             if not rv:
                 if not rt.unconditional_update:
                     raise errors.invalid_object(
-                        rt.qualified_kind,
+                        rt.qualified_resource,
                         name,
                         [
                             errors.invalid(
-                                "metadata.resourceVersion", "0x0", "must be specified for an update"
+                                "metadata.resourceVersion",
+                                errors.Raw("0x0"),
+                                "must be specified for an update",
                             )
                         ],
                     )
@@ -701,18 +723,18 @@ class Cluster:
         cm = current["metadata"]
         if pre.get("uid") and pre["uid"] != cm.get("uid"):
             raise errors.conflict(
-                rt.qualified_resource,
+                rt.qualified_kind,
                 name,
-                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
-                f"{cm.get('uid')}",
+                f"the UID in the precondition ({pre['uid']}) does not match the UID in record "
+                f"({cm.get('uid')}). The object might have been deleted and then recreated",
             )
         if pre.get("resourceVersion") and pre["resourceVersion"] != cm.get("resourceVersion"):
             raise errors.conflict(
-                rt.qualified_resource,
+                rt.qualified_kind,
                 name,
-                "Precondition failed: ResourceVersion in precondition: "
-                f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                f"{cm.get('resourceVersion')}",
+                f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not match the "
+                f"ResourceVersion in record ({cm.get('resourceVersion')}). "
+                "The object might have been modified",
             )
         current_v = self._as_version(rt, current)
         if admit:
@@ -745,7 +767,8 @@ class Cluster:
             marked = copy.deepcopy(current_v)
             mm = _meta(marked)
             mm["deletionTimestamp"] = now()
-            mm["deletionGracePeriodSeconds"] = 0
+            if rt.key != NAMESPACES:
+                mm["deletionGracePeriodSeconds"] = 0
             if mm.get("generation"):
                 mm["generation"] = int(mm["generation"]) + 1
             if rt.key == NAMESPACES:
@@ -919,3 +942,42 @@ def _drop_rv(body: Obj) -> Obj:
     if isinstance(m, dict):
         m.pop("resourceVersion", None)
     return out
+
+
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _base64_problem(value: str) -> int | None:
+    """Where Go's base64.StdEncoding would fail on ``value`` (None when it decodes)."""
+    body = value.rstrip("=")
+    for i, ch in enumerate(body):
+        if ch not in _B64:
+            return i
+    if len(value) % 4 or len(value) - len(body) > 2:
+        return (len(value) // 4) * 4
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        return 0
+    return None
+
+
+def _check_base64(rt: ResourceType, o: Obj) -> None:
+    """Typed decoding of ``[]byte`` maps (Secret.data, ConfigMap.binaryData) fails with 400 on bad base64."""
+    props = (rt.schema or {}).get("properties") or {}
+    for field_name, sub in props.items():
+        addl = sub.get("additionalProperties") if isinstance(sub, dict) else None
+        if not (isinstance(addl, dict) and addl.get("format") == "byte"):
+            continue
+        values = o.get(field_name)
+        if not isinstance(values, dict):
+            continue
+        for v in values.values():
+            pos = _base64_problem(v) if isinstance(v, str) else 0
+            if pos is not None:
+                go_field = field_name[0].upper() + field_name[1:]
+                raise errors.bad_request(
+                    f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                    f"{rt.version}.{rt.kind}.{go_field}: decode base64: "
+                    f"illegal base64 data at input byte {pos}"
+                )

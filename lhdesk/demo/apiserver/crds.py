@@ -182,6 +182,19 @@ def _condition(ctype: str, status: str, reason: str, message: str, old: Obj | No
     }
 
 
+def initial_status(crd: Obj) -> None:
+    """The status a CRD is stored with; the establishing controller fills it in right after."""
+    spec = crd.get("spec") or {}
+    storage = next(
+        (v["name"] for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("storage")), ""
+    )
+    crd["status"] = {
+        "acceptedNames": {"kind": "", "plural": ""},
+        "conditions": None,
+        "storedVersions": [storage] if storage else [],
+    }
+
+
 def set_status(crd: Obj, old: Obj | None, terminating: bool = False) -> None:
     spec = crd.get("spec") or {}
     names = dict(spec.get("names") or {})
@@ -228,6 +241,7 @@ def resource_types(crd: Obj) -> list[ResourceType]:
                 version=str(v["name"]),
                 plural=str(names.get("plural")),
                 kind=str(names.get("kind")),
+                verbs=("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"),
                 namespaced=spec.get("scope") == "Namespaced",
                 singular=str(names.get("singular") or str(names.get("kind")).lower()),
                 short_names=tuple(names.get("shortNames") or ()),

@@ -42,8 +42,14 @@ _NO_VALUE_TYPES = {"FieldValueRequired", "FieldValueForbidden", "FieldValueTooLo
 _OMIT = object()
 
 
+class Raw(str):
+    """A bad value that Go prints verbatim (``0x0``, ``[]string{"x"}``), not as a quoted string."""
+
+
 def _go_value(value: Any) -> str:
     """Render a bad value the way apimachinery's field.Error does."""
+    if isinstance(value, Raw):
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -142,7 +148,7 @@ class ApiError(Exception):
         }
         if self.reason:
             out["reason"] = self.reason
-        if self.details:
+        if self.details is not None:
             out["details"] = self.details
         out["code"] = self.code
         return out
@@ -166,6 +172,10 @@ def no_such_path() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
+class PageNotFound(Exception):
+    """A path no API group serves: kube's mux answers it with a plain-text ``404 page not found``."""
+
+
 def already_exists(qr: Qualified, name: str) -> ApiError:
     return ApiError(409, "AlreadyExists", f'{qr} "{name}" already exists', _details(qr, name))
 
@@ -186,7 +196,7 @@ def stale(qr: Qualified, name: str) -> ApiError:
 
 def invalid_object(kind: Qualified, name: str, errors: list[FieldError]) -> ApiError:
     causes = [{"reason": e.type, "message": e.body(), "field": e.field} for e in errors]
-    details: dict[str, Any] = {"name": name}
+    details: dict[str, Any] = {"name": name} if name else {}
     if kind.group:
         details["group"] = kind.group
     details["kind"] = kind.name
@@ -218,7 +228,7 @@ def unsupported_media_type(content_type: str, accepted: list[str]) -> ApiError:
         "UnsupportedMediaType",
         "the body of the request was in an unknown format - accepted media types include: "
         + ", ".join(accepted),
-        {},
+        None,
     )
 
 

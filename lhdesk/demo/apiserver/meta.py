@@ -210,13 +210,13 @@ def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any]) -> lis
         old_f = set(old.get("finalizers") or [])
         added = [f for f in new.get("finalizers") or [] if f not in old_f]
         if added:
-            out.append(
-                errors.forbidden(
-                    "metadata.finalizers",
-                    "no new finalizers can be added if the object is being deleted, "
-                    f"found new finalizers {_go_list(added)}",
-                )
+            # kube reports this twice: the strategy and the common metadata checks both run it.
+            problem = errors.forbidden(
+                "metadata.finalizers",
+                "no new finalizers can be added if the object is being deleted, "
+                f"found new finalizers {_go_list(added)}",
             )
+            out.extend([problem, problem])
     return out
 
 

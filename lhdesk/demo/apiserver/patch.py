@@ -27,7 +27,7 @@ PRIMITIVE_MERGE_LISTS = frozenset({"finalizers"})
 
 def _unprocessable(message: str) -> ApiError:
     # Kube wraps JSON patch application errors in a generic 422 without the detail.
-    return ApiError(422, "Invalid", "the server rejected our request due to an error in our request", None)
+    return ApiError(422, "Invalid", "the server rejected our request due to an error in our request", {})
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -276,8 +276,8 @@ def _validate(x: Any, s: Schema, path: str, out: list[FieldError], root: bool = 
         return
     if expected and not _type_ok(expected, x, s):
         out.append(
-            errors.type_invalid(
-                path, "" if x is None else x, f'{shown} in body must be of type {expected}: "{json_type(x)}"'
+            errors.invalid(
+                path, json_type(x), f'{shown} in body must be of type {expected}: "{json_type(x)}"'
             )
         )
         return
@@ -288,7 +288,7 @@ def _validate(x: Any, s: Schema, path: str, out: list[FieldError], root: bool = 
         out.append(errors.not_supported(path, x, valid))
     fmt = s.get("format")
     if fmt and not _format_ok(fmt, x):
-        out.append(errors.type_invalid(path, x, f'{shown} in body must be of type {fmt}: "{x}"'))
+        out.append(errors.invalid(path, x, f'{shown} in body must be of type {fmt}: "{x}"'))
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         _validate_number(x, s, path, shown, out)
     elif isinstance(x, str):

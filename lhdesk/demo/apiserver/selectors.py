@@ -63,94 +63,184 @@ class LabelSelector:
         return not self.requirements
 
 
-def _split_top(text: str) -> list[str]:
-    parts: list[str] = []
-    depth = 0
-    cur = ""
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    return parts
-
-
 def _check_key(key: str) -> None:
     if not key or len(key) > 316 or not _KEY.match(key):
-        raise bad_request(
-            f'unable to parse requirement: <nil>: Invalid value: "{key}": name part must consist of '
-            "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+        raise _Problem(
+            f"key: Invalid value: \"{key}\": name part must consist of alphanumeric characters, '-', '_' or "
+            "'.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
+            "'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
         )
 
 
 def _check_value(value: str) -> None:
     if len(value) > 63 or not _VALUE.match(value):
-        raise bad_request(
-            f'unable to parse requirement: values[0]: Invalid value: "{value}": a valid label must be an '
-            "empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-            "with an alphanumeric character"
+        raise _Problem(
+            f'values[0]: Invalid value: "{value}": a valid label must be an empty string or consist of '
+            "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character "
+            "(e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+            "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
         )
 
 
-_SET_RE = re.compile(r"^\s*(\S+?)\s+(in|notin)\s*\((.*)\)\s*$")
+_SPECIAL = "=!(),><"
+_OPERATORS = {"!": "not", "!=": "!=", "=": "=", "==": "==", ">": ">", "<": "<", "(": "(", ")": ")", ",": ","}
+
+
+def _lex(text: str) -> list[tuple[str, str]]:
+    """Tokens as (kind, literal): kind is an operator, "in", "notin", "id", "end" or "error"."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    n = len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i >= n:
+            out.append(("end", ""))
+            return out
+        if text[i] in _SPECIAL:
+            j = i
+            best = ""
+            while j < n and text[j] in _SPECIAL:
+                if text[i : j + 1] in _OPERATORS:
+                    best = text[i : j + 1]
+                elif best:
+                    break
+                j += 1
+            if not best:
+                out.append(("error", f"error expected: keyword found '{text[i:j]}'"))
+                return out
+            out.append((_OPERATORS[best], best))
+            i += len(best)
+            continue
+        j = i
+        while j < n and text[j] not in _SPECIAL and text[j] not in " \t\r\n":
+            j += 1
+        word = text[i:j]
+        out.append((word if word in ("in", "notin") else "id", word))
+        i = j
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.items = _lex(text)
+        self.pos = 0
+
+    def peek(self, values: bool = True) -> tuple[str, str]:
+        kind, lit = self.items[min(self.pos, len(self.items) - 1)]
+        if values and kind in ("in", "notin"):
+            kind = "id"
+        return kind, lit
+
+    def take(self, values: bool = True) -> tuple[str, str]:
+        got = self.peek(values)
+        self.pos += 1
+        return got
+
+    def parse(self) -> list[Requirement]:
+        reqs: list[Requirement] = []
+        while True:
+            kind, lit = self.peek()
+            if kind in ("id", "not"):
+                try:
+                    reqs.append(self.requirement())
+                except _Problem as exc:
+                    raise bad_request(f"unable to parse requirement: {exc}") from None
+                kind2, lit2 = self.take()
+                if kind2 == "end":
+                    return reqs
+                if kind2 == ",":
+                    kind3, lit3 = self.peek()
+                    if kind3 not in ("id", "not"):
+                        raise bad_request(f"found '{lit3}', expected: identifier after ','")
+                    continue
+                raise bad_request(f"found '{lit2}', expected: ',' or 'end of string'")
+            if kind == "end":
+                return reqs
+            if kind == "error":
+                raise bad_request(lit)
+            raise bad_request(f"found '{lit}', expected: !, identifier, or 'end of string'")
+
+    def requirement(self) -> Requirement:
+        kind, lit = self.take()
+        negated = kind == "not"
+        if negated:
+            kind, lit = self.take()
+        if kind != "id":
+            raise _Problem(f"found '{lit}', expected: identifier")
+        _check_key(lit)
+        key = lit
+        if self.peek()[0] in ("end", ","):
+            return Requirement(key, "!" if negated else "exists")
+        kind, lit = self.take(values=False)
+        ops = {"in": "in", "notin": "notin", "=": "=", "==": "=", "!=": "!=", ">": "gt", "<": "lt"}
+        if kind not in ops:
+            raise _Problem(f"found '{lit}', expected: in, notin, =, ==, !=, gt, lt")
+        op = ops[kind]
+        values = self.value_set() if op in ("in", "notin") else self.exact_value()
+        for v in values:
+            if op in ("gt", "lt"):
+                try:
+                    int(v)
+                except ValueError:
+                    raise _Problem(f"for 'Gt', 'Lt' operators, the value must be an integer: {v}") from None
+            else:
+                _check_value(v)
+        return Requirement(key, op, tuple(values))
+
+    def value_set(self) -> list[str]:
+        kind, lit = self.take()
+        if kind != "(":
+            raise _Problem(f"found '{lit}' expected: '('")
+        kind, lit = self.peek()
+        if kind == ")":
+            self.take()
+            return [""]
+        if kind not in ("id", ","):
+            raise _Problem(f"found '{lit}', expected: ',', ')' or identifier")
+        values: list[str] = []
+        while True:
+            kind, lit = self.take()
+            if kind == "id":
+                values.append(lit)
+                k2, l2 = self.peek()
+                if k2 == ",":
+                    continue
+                if k2 == ")":
+                    self.take()
+                    return sorted(set(values))
+                raise _Problem(f"found '{l2}', expected: ',' or ')'")
+            if kind == ",":
+                if not values:
+                    values.append("")
+                k2, _l2 = self.peek()
+                if k2 == ")":
+                    values.append("")
+                    self.take()
+                    return sorted(set(values))
+                if k2 == ",":
+                    values.append("")
+                continue
+            raise _Problem(f"found '{lit}', expected: ',', or identifier")
+
+    def exact_value(self) -> list[str]:
+        kind, lit = self.peek()
+        if kind in ("end", ","):
+            return [""]
+        kind, lit = self.take()
+        if kind == "id":
+            return [lit]
+        raise _Problem(f"found '{lit}', expected: identifier")
+
+
+class _Problem(Exception):
+    pass
 
 
 def parse_label_selector(text: str | None) -> LabelSelector:
-    """Parse ``a=b,c!=d,e in (f,g),h notin (i),j,!k`` (raises 400 on bad syntax)."""
+    """Parse ``a=b,c!=d,e in (f,g),h notin (i),j,!k`` as kube's selector parser does (400 if bad)."""
     if not text or not text.strip():
         return LabelSelector([])
-    reqs: list[Requirement] = []
-    for raw in _split_top(text):
-        part = raw.strip()
-        if not part:
-            raise bad_request(f"unable to parse requirement: found '', expected: identifier in {text!r}")
-        m = _SET_RE.match(part)
-        if m:
-            key, op, inner = m.group(1), m.group(2), m.group(3)
-            values = tuple(v.strip() for v in inner.split(",")) if inner.strip() else ()
-            _check_key(key)
-            for v in values:
-                _check_value(v)
-            if not values and op == "in":
-                raise bad_request(
-                    "unable to parse requirement: values: Invalid value: []: for 'in', 'notin' "
-                    "operators, values set can't be empty"
-                )
-            reqs.append(Requirement(key, op, values))
-            continue
-        if part.startswith("!"):
-            key = part[1:].strip()
-            _check_key(key)
-            reqs.append(Requirement(key, "!"))
-            continue
-        for op in ("==", "!=", "=", ">", "<"):
-            if op in part:
-                key, _, value = part.partition(op)
-                key, value = key.strip(), value.strip()
-                _check_key(key)
-                if op in (">", "<"):
-                    try:
-                        int(value)
-                    except ValueError:
-                        raise bad_request(
-                            f"unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an "
-                            f"integer: {value}"
-                        ) from None
-                    reqs.append(Requirement(key, "gt" if op == ">" else "lt", (value,)))
-                else:
-                    _check_value(value)
-                    reqs.append(Requirement(key, "=" if op == "==" else op, (value,)))
-                break
-        else:
-            _check_key(part)
-            reqs.append(Requirement(part, "exists"))
-    return LabelSelector(reqs)
+    return LabelSelector(_Parser(text).parse())
 
 
 def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:

@@ -490,6 +490,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(path, query, body, user)
         except ApiError as err:
             self._send_error(err)
+        except errors.PageNotFound:
+            self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
         except Exception as exc:  # a bug here must not kill the connection thread silently
@@ -578,14 +580,14 @@ class _Handler(BaseHTTPRequestHandler):
         if head == "apis" and len(parts) == 2:
             versions = cluster.registry.versions(parts[1])
             if not versions or not parts[1]:
-                raise errors.no_such_path()
+                raise errors.PageNotFound()
             doc = group_doc(parts[1], versions)
             doc = {"kind": "APIGroup", "apiVersion": "v1", **doc}
             self._send_obj(200, doc, neg)
             return
         if head == "apis" and len(parts) == 3:
             if not cluster.registry.in_group_version(parts[1], parts[2]):
-                raise errors.no_such_path()
+                raise errors.PageNotFound()
             self._send_obj(200, resource_list_doc(cluster.registry, parts[1], parts[2]), neg)
             return
         if head == "openapi":
@@ -671,10 +673,16 @@ class _Handler(BaseHTTPRequestHandler):
         )
         rt = cluster.type_for(r.group, r.version, r.resource)
         if rt is None:
+            served = cluster.registry.in_group_version(r.group, r.version)
+            if r.group and (not served or all(t.custom for t in served)):
+                raise errors.PageNotFound()
             raise errors.no_such_path()
         if r.subresource and not (
             (r.subresource == "status" and rt.status) or r.subresource in rt.extra_subresources
         ):
+            if rt.custom:
+                # The CR handler ignores what it does not serve and reports the object as missing.
+                raise errors.not_found(rt.qualified_resource, r.name)
             raise errors.no_such_path()
         if rt.namespaced and not r.namespace and (r.name or method != "GET"):
             raise errors.no_such_path()
@@ -751,9 +759,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _write_options(self, query: dict[str, list[str]], method: str) -> WriteOptions:
         opts = WriteOptions()
         dry = query.get("dryRun") or []
-        for d in dry:
-            if d != "All":
-                raise errors.bad_request(f'Invalid dryRun value: "{d}": supported values: "All"')
+        if any(d != "All" for d in dry):
+            options_kind = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(
+                method, "DeleteOptions"
+            )
+            shown = "[]string{" + ", ".join(json.dumps(d) for d in dry) + "}"
+            raise errors.invalid_object(
+                errors.Qualified(options_kind, "meta.k8s.io"),
+                "",
+                [
+                    errors.FieldError(
+                        "FieldValueNotSupported", "dryRun", errors.Raw(shown), 'supported values: "All"'
+                    )
+                ],
+            )
         opts.dry_run = bool(dry)
         fv = _one(query, "fieldValidation")
         if fv:
@@ -860,9 +879,8 @@ class _Handler(BaseHTTPRequestHandler):
         items, rv, cont, remaining = self.api.cluster.list_objects(
             rt, namespace, labels, fields, limit, _one(query, "continue")
         )
-        meta: Obj = {"resourceVersion": str(rv)}
-        if cont:
-            meta["continue"] = cont
+        meta: Obj = {"continue": cont} if (cont or rt.custom) else {}
+        meta["resourceVersion"] = str(rv)
         if remaining is not None:
             meta["remainingItemCount"] = remaining
         if neg.table_version:
@@ -924,7 +942,8 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "apiVersion": rt.api_version,
                 "kind": rt.list_kind,
-                "metadata": {"resourceVersion": str(self.api.cluster.store.resource_version)},
+                "metadata": ({"continue": ""} if rt.custom else {})
+                | {"resourceVersion": str(self.api.cluster.store.resource_version)},
                 "items": out,
             },
             neg,

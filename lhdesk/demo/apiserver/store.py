@@ -106,7 +106,10 @@ class Store:
         """Objects of one resource (in one namespace, or all), sorted like etcd keys; and the list rv."""
         with self.lock:
             items = self._data[key]
-            keys = sorted(items) if namespace is None else sorted(k for k in items if k[0] == namespace)
+            if namespace is None:
+                keys = sorted(items, key=lambda k: f"{k[0]}/{k[1]}")
+            else:
+                keys = sorted(k for k in items if k[0] == namespace)
             return [items[k] for k in keys], self._rv
 
     def list_with_raw(
