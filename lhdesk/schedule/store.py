@@ -501,26 +501,28 @@ class Store:
         return _from_db(row[0])
 
     def last_slots(self) -> dict[str, datetime]:
-        """Schedule id → latest recorded slot, for every schedule with history (one query)."""
+        """Schedule id → latest recorded slot, for every schedule with history.
+
+        Asked on every tick: one indexed search per schedule, whatever the size of the history.
+        """
         rows = (
             self._conn()
             .execute(
-                "SELECT schedule_id, MAX(slot) FROM runs WHERE kind = ? GROUP BY schedule_id",
-                (KIND_SCHEDULE,),
+                "SELECT s.id, (SELECT MAX(r.slot) FROM runs r"
+                " WHERE r.kind = 'schedule' AND r.schedule_id = s.id) FROM schedules s"
             )
             .fetchall()
         )
-        return {row[0]: _req(row[1]) for row in rows}
+        return {row[0]: _req(row[1]) for row in rows if row[1] is not None}
 
     def last_outcomes(self) -> dict[str, RunRecord]:
         """Schedule id → its latest run record that is not a missed/skipped summary."""
         rows = (
             self._conn()
             .execute(
-                "SELECT r.* FROM runs r JOIN (SELECT schedule_id, MAX(slot) AS slot FROM runs"
-                " WHERE kind = ? AND outcome NOT IN ('missed', 'skipped') GROUP BY schedule_id) m"
-                " ON r.schedule_id = m.schedule_id AND r.slot = m.slot WHERE r.kind = ?",
-                (KIND_SCHEDULE, KIND_SCHEDULE),
+                "SELECT r.* FROM schedules s JOIN runs r ON r.id = (SELECT r2.id FROM runs r2"
+                " WHERE r2.kind = 'schedule' AND r2.schedule_id = s.id"
+                " AND r2.outcome NOT IN ('missed', 'skipped') ORDER BY r2.slot DESC LIMIT 1)"
             )
             .fetchall()
         )
