@@ -166,6 +166,7 @@ class ActivityPanel(QWidget):
         self.view.setObjectName("activityView")
         self.view.setModel(self.proxy)
         self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.horizontalHeader().setSectionResizeMode(Column.MESSAGE, QHeaderView.ResizeMode.Stretch)
