@@ -146,12 +146,14 @@ class Longhorn:
         scale_cron: bool = False,
         poll_interval: str = "300s",
         version: str = "v1.12.1",
+        bucket: str | None = None,
     ) -> None:
         self.stack = stack
         suffix = uuid.uuid4().hex[:10]
         self.namespace = f"lh-{suffix}"
         assert stack.api_client is not None
-        self.s3cfg = S3Config(endpoint_url=stack.s3.endpoint_url, bucket=f"bucket-{suffix}")
+        # ``bucket``: share another Longhorn's backup target, as a second cluster would.
+        self.s3cfg = S3Config(endpoint_url=stack.s3.endpoint_url, bucket=bucket or f"bucket-{suffix}")
         self.version = version
         ensure_bucket(self.s3cfg)
         self.s3 = s3_client(self.s3cfg)

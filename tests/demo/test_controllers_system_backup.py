@@ -220,3 +220,33 @@ def test_unavailable_target_is_reported_and_recovers(lh: Longhorn) -> None:
     assert condition["message"].startswith(f"failed to list system backups in {lh.s3cfg.backup_target_url}")
     lh.faults.backup_target_unavailable = False
     lh.wait_for("backuptargets", "default", lambda o: (o.get("status") or {}).get("available") is True)
+
+
+def test_second_cluster_on_the_same_target_sees_system_and_volume_backups(
+    make_longhorn: Callable[..., Longhorn],
+) -> None:
+    first = make_longhorn()
+    first.add_volume("vol-x", state="attached")
+    first.create("systembackups", {"metadata": {"name": "shared"}, "spec": {"volumeBackupPolicy": "always"}})
+    first.wait_state("systembackups", "shared", "Ready")
+    (taken,) = first.items("backups")
+
+    second = make_longhorn(bucket=first.s3cfg.bucket)
+    synced = second.wait_state("systembackups", "shared", "Ready", "Error", timeout=30)
+    assert synced["status"]["state"] == "Ready"
+    assert synced["metadata"]["labels"]["longhorn.io/version"] == "v1.12.1"
+    pulled = second.wait_list(
+        "backups",
+        lambda bs_: any((b.get("status") or {}).get("state") == "Completed" for b in bs_),
+        timeout=30,
+    )
+    (backup,) = pulled
+    assert backup["metadata"]["name"] == taken["metadata"]["name"]
+    assert backup["metadata"]["labels"] == {"backup-volume": "vol-x", "backup-target": "default"}
+    assert backup["status"]["url"] == taken["status"]["url"]
+    assert backup["status"]["snapshotName"] == taken["status"]["snapshotName"]
+    (volume_backup,) = second.wait_list(
+        "backupvolumes", lambda bvs: any((b.get("status") or {}).get("lastBackupName") for b in bvs)
+    )
+    assert volume_backup["spec"] == {"backupTargetName": "default", "volumeName": "vol-x"}
+    assert volume_backup["status"]["lastBackupName"] == taken["metadata"]["name"]

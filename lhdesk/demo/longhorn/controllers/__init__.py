@@ -138,10 +138,8 @@ class Simulator:
 
     def _on_volume(self, event_type: str, obj: dict[str, object]) -> None:
         if event_type == "MODIFIED":
-            for name in self.ctx.informer(k.SYSTEM_BACKUPS).names():
-                backup = self.ctx.informer(k.SYSTEM_BACKUPS).get(name)
-                if backup is not None and k.status_of(backup).get("state") == "CreatingVolumeBackups":
-                    self.system_backups.enqueue(name)
+            for name in self.system_backups.waiting_for_volume_backups():
+                self.system_backups.enqueue(name)
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """True once every watch has listed and BackupTarget ``default`` has been probed once."""

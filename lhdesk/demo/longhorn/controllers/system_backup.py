@@ -11,6 +11,7 @@ when Longhorn would), then the ``longhorn.io`` finalizer.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -80,6 +81,7 @@ class SystemBackupController(Controller):
         self._entered: dict[str, tuple[str, float]] = {}
         self._volume_backups: dict[str, list[str]] = {}
         self._archives: dict[str, bytes] = {}  # stands for /tmp/<name>.zip
+        self._lock = threading.Lock()  # the informer thread cleans up while the worker reconciles
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -94,10 +96,16 @@ class SystemBackupController(Controller):
             return
         self.enqueue(name)
 
+    def waiting_for_volume_backups(self) -> list[str]:
+        """Names of the SystemBackups whose volume backups are being waited for."""
+        with self._lock:
+            return list(self._volume_backups)
+
     def _cleanup_local(self, name: str) -> None:
-        self._entered.pop(name, None)
-        self._volume_backups.pop(name, None)
-        self._archives.pop(name, None)
+        with self._lock:
+            self._entered.pop(name, None)
+            self._volume_backups.pop(name, None)
+            self._archives.pop(name, None)
 
     # ---- reconcile -----------------------------------------------------------------------------
 
@@ -266,7 +274,8 @@ class SystemBackupController(Controller):
             except Exception as exc:
                 self._fail(obj, REASON_START, f"failed creating Volume backups: {describe_error(exc)}")
                 return None
-            self._volume_backups[name] = backups
+            with self._lock:
+                self._volume_backups[name] = backups
             if backups:
                 return self.clock.scaled(min(STEP_SECONDS, VOLUME_BACKUP_POLL_SECONDS))
         for backup_name in backups:
@@ -287,7 +296,8 @@ class SystemBackupController(Controller):
             )
             if not done:
                 return self.clock.scaled(VOLUME_BACKUP_POLL_SECONDS)
-        self._volume_backups.pop(name, None)
+        with self._lock:
+            self._volume_backups.pop(name, None)
         self._transition(obj, CREATING_BACKING_IMAGE_BACKUPS)
         return self.clock.scaled(STEP_SECONDS)
 
