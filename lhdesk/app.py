@@ -4,8 +4,10 @@
 2. Logging: the ring buffer behind the Activity panel, Qt messages routed into logging.
 3. Exception hooks: uncaught errors on any thread are logged and shown.
 4. Settings (typed QSettings) and the background task runner.
-5. Pages, then the main window, which restores its geometry.
-On quit the task runner is shut down and joined before the application object goes away.
+5. The schedule store (data dir), the scheduler thread and its api factory (kubeconfig gateways).
+6. Pages, then the main window, which restores its geometry; alerts (tray or banner, sidebar badge).
+On quit the scheduler thread is stopped and joined, then the task runner, before the application
+object goes away.
 """
 
 from __future__ import annotations
@@ -18,18 +20,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QStandardPaths, QTimer
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from lhdesk import __version__
 from lhdesk.core.clusters import KubeconfigSet, ProbeResult
 from lhdesk.kube.kubeconfig import kubeconfig_paths, load_contexts
 from lhdesk.kube.probe import probe
 from lhdesk.logbuffer import RingBufferHandler
+from lhdesk.schedule.contexts import KubeconfigApiFactory
+from lhdesk.schedule.paths import DATA_DIR_ENV
+from lhdesk.schedule.store import Store, StoreError
 from lhdesk.ui.activity import LogBridge
 from lhdesk.ui.clusters import ClustersPage
 from lhdesk.ui.errors import ErrorReport, ErrorReporter, install_excepthooks, install_qt_message_handler
 from lhdesk.ui.mainwindow import MainWindow
+from lhdesk.ui.notify import Notifier, SchedulerTray, SidebarBadge, install_banner
+from lhdesk.ui.pages import Page
+from lhdesk.ui.scheduler import SchedulerHost
+from lhdesk.ui.schedules import SchedulesPage
 from lhdesk.ui.session import ClusterSession
 from lhdesk.ui.settings import Settings
 from lhdesk.ui.tasks import Outcome, TaskRunner
@@ -72,9 +81,40 @@ class Application:
             self._probe,
             preferred=args.context or self.settings.last_context or None,
         )
-        pages = [ClustersPage(self.session, self.settings)]
+        # Workstation schedules: the demo keeps its own, so it never touches the user's clusters.
+        self.data_dir = self._data_dir()
+        self.api_factory = KubeconfigApiFactory(explicit)
+        self.store: Store | None = None
+        self.scheduler: SchedulerHost | None = None
+        self.tray: SchedulerTray | None = None
+        self.notifier: Notifier | None = None
+        pages: list[Page] = [ClustersPage(self.session, self.settings)]
+        store_problem = ""
+        try:
+            self.store = Store.in_dir(self.data_dir)
+        except StoreError as exc:
+            store_problem = str(exc)
+        if self.store is not None:
+            self.scheduler = SchedulerHost(
+                self.data_dir, self.store, self.api_factory, freshness_rules=self.store.freshness_rules
+            )
+            factory = self.api_factory
+            pages.append(
+                SchedulesPage(
+                    self.store,
+                    self.scheduler,
+                    self.tasks,
+                    self.session,
+                    recurring_jobs=lambda context: factory(context).list("recurringjobs")[0],
+                )
+            )
         self.window = MainWindow(self.settings, self.tasks, self.log_bridge, pages, session=self.session)
         self.errors.dialog_parent = self.window
+        if store_problem:
+            self.errors.report(ErrorReport("Workstation schedules are unavailable", store_problem, ""))
+        if self.scheduler is not None:
+            self._wire_alerts(self.scheduler)
+            self.scheduler.start()
         qapp.aboutToQuit.connect(self.shutdown)
         log.info("lhdesk %s started", __version__)
         if self.demo_dir is not None:
@@ -86,6 +126,45 @@ class Application:
             )
         else:
             self.session.reload()
+
+    def _data_dir(self) -> Path:
+        """Where the schedule store and the scheduler lock live (AppDataLocation, or LHDESK_DATA_DIR)."""
+        if self.demo_dir is not None:
+            return Path(self.demo_dir.name) / "data"
+        override = os.environ.get(DATA_DIR_ENV)
+        if override:
+            return Path(override).expanduser()
+        return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+
+    def _wire_alerts(self, scheduler: SchedulerHost) -> None:
+        """Alerts go to the tray where there is one, else to a banner; the sidebar shows a count."""
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = SchedulerTray(scheduler)
+            self.tray.open_requested.connect(self._on_open_requested)
+            self.tray.quit_requested.connect(self.qapp.quit)
+            self.tray.show()
+        banner = install_banner(self.window)
+        banner.show_requested.connect(lambda: self._on_open_requested(SchedulesPage.name))
+        self.notifier = Notifier(
+            scheduler, tray=self.tray.icon if self.tray else None, banner=banner, parent=self.window
+        )
+        badge = SidebarBadge(self.window.navigation, SchedulesPage.name, SchedulesPage.title, self.window)
+        self.notifier.unseen_changed.connect(badge.set_count)
+        if self.tray is not None:
+            self.notifier.unseen_changed.connect(self.tray.set_unseen)
+        self.window.navigation.currentRowChanged.connect(self._on_page_shown)
+
+    def _on_open_requested(self, page: str) -> None:
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+        if page:
+            self.window.show_page(page)
+
+    def _on_page_shown(self, row: int) -> None:
+        current = self.window.current_page()
+        if self.notifier is not None and current is not None and current.name == SchedulesPage.name:
+            self.notifier.acknowledge()
 
     def _start_demo(self) -> Any:
         """Runs on a worker: the demo cluster takes a couple of seconds to come up."""
@@ -115,7 +194,14 @@ class Application:
         return probe(kset, name, timeout=PROBE_TIMEOUT_S)
 
     def shutdown(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.tray is not None:
+            self.tray.close()
         self.tasks.shutdown()
+        self.api_factory.close()
+        if self.store is not None:
+            self.store.close()
         if self.demo is not None:
             self.demo.stop()
         if self.demo_dir is not None:
