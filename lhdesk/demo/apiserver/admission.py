@@ -141,7 +141,6 @@ class Admission:
             "resource": gvr,
             "requestKind": gvk,
             "requestResource": gvr,
-            "name": req.name,
             "operation": req.operation,
             "userInfo": req.user.info(),
             "object": req.obj,
@@ -149,6 +148,8 @@ class Admission:
             "dryRun": req.dry_run,
             "options": req.options,
         }
+        if req.name:
+            body["name"] = req.name
         if req.subresource:
             body["subResource"] = req.subresource
             body["requestSubResource"] = req.subresource

@@ -314,7 +314,6 @@ class Cluster:
                 raise errors.bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
-            meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
         if meta.get("resourceVersion"):
@@ -341,8 +340,8 @@ class Cluster:
         if mutated is not o:
             o = self._after_mutation(rt, mutated)
             meta = _meta(o)
-            if rt.namespaced:
-                meta["namespace"] = namespace
+        if rt.namespaced:
+            meta["namespace"] = namespace
         # BeforeCreate: strategy PrepareForCreate, system fields, generateName, validation.
         meta.pop("deletionTimestamp", None)
         meta.pop("deletionGracePeriodSeconds", None)
