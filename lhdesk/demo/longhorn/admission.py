@@ -697,9 +697,10 @@ def _validate_backup_target_url(reader: ClusterReader, name: str, url: str) -> N
         return
     parts = urlsplit(url)
     forbidden = "," if parts.scheme == "cifs" else "$,"
+    shown = urlunsplit(parts)  # Go's url.String(): the scheme comes back lower-cased
     found = [ch for ch in parts.path if ch in forbidden]
     if found:
-        raise invalid(f"url {url}, contains {' or '.join(found)}")
+        raise invalid(f"url {shown}, contains {' or '.join(found)}")
     new_path = _backup_target_path(url)
     try:
         targets = reader.list_backup_targets()
@@ -711,7 +712,7 @@ def _validate_backup_target_url(reader: ClusterReader, name: str, url: str) -> N
         if urlsplit(other_url).scheme != parts.scheme:
             continue
         if _backup_target_path(other_url) == new_path and other_name != name:
-            raise invalid(f"url {url} is the same to backup target {other_name}")
+            raise invalid(f"url {shown} is the same to backup target {other_name}")
 
 
 def _validate_credential_secret(reader: ClusterReader, secret_name: str) -> None:

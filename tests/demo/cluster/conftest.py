@@ -59,6 +59,18 @@ def require_backend(backend: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def backend_guard() -> Callable[[str], None]:
+    """``backend_guard("real")`` skips (or fails in CI) the test when that backend cannot run here."""
+    return require_backend
+
+
+@pytest.fixture(scope="session")
+def cluster_starter() -> Callable[..., DemoCluster]:
+    """``cluster_starter(workdir, backend, **DemoCluster kwargs)``: a started, fully seeded cluster."""
+    return start_cluster
+
+
 def start_cluster(workdir: Path, backend: str, **kwargs: Any) -> DemoCluster:
     """A started DemoCluster whose seed is complete; the caller stops it."""
     require_backend(backend)
