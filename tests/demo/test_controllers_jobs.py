@@ -75,7 +75,7 @@ def test_every_5s_with_scaled_cron_keeps_two(make_longhorn: Callable[..., Longho
         "systembackups", {"metadata": {"name": "manual-one"}, "spec": {"volumeBackupPolicy": "disabled"}}
     )
     lh.create("recurringjobs", _job("every5", "system-backup", "@every 5s", 2))
-    kept = _keeps_exactly_two(lh, "every5", runs=4)
+    kept = _keeps_exactly_two(lh, "every5", runs=3)
     # The name is the first 8 characters of "<job>-c": "every5-c".
     assert all(re.fullmatch(rf"every5-c-{UUID4}", b["metadata"]["name"]) for b in kept)
     assert lh.get("systembackups", "manual-one") is not None
@@ -106,15 +106,15 @@ def test_failed_system_backups_are_deleted_before_ready_ones(make_longhorn: Call
 
 
 def test_execution_count_only_for_snapshot_tasks(make_longhorn: Callable[..., Longhorn]) -> None:
-    lh = make_longhorn(speed=20)
-    lh.create("recurringjobs", _job("snap", "snapshot", "@every 1s", 3))
+    lh = make_longhorn(speed=20, scale_cron=True)
+    lh.create("recurringjobs", _job("snap", "snapshot", "@every 5s", 3))
     lh.wait_for("recurringjobs", "snap", lambda o: _count(o) >= 2, timeout=20)
     assert lh.items("systembackups") == []
     assert lh.items("backups") == []
 
 
 def test_backup_job_backs_up_covered_volumes_with_retention(make_longhorn: Callable[..., Longhorn]) -> None:
-    lh = make_longhorn(speed=20)
+    lh = make_longhorn(speed=20, scale_cron=True)
     lh.add_volume("vol-in", state="attached", labels={"recurring-job.longhorn.io/nightly": "enabled"})
     lh.add_volume("vol-out", state="attached", labels={"recurring-job.longhorn.io/other": "enabled"})
     lh.add_volume("vol-detached", state="detached", labels={"recurring-job.longhorn.io/nightly": "enabled"})
@@ -123,13 +123,13 @@ def test_backup_job_backs_up_covered_volumes_with_retention(make_longhorn: Calla
         _job(
             "nightly",
             "backup",
-            "@every 1s",
+            "@every 5s",
             2,
             labels={"team": "storage"},
             parameters={"full-backup-interval": "2"},
         ),
     )
-    lh.wait_for("recurringjobs", "nightly", lambda o: _count(o) >= 4, timeout=40)
+    lh.wait_for("recurringjobs", "nightly", lambda o: _count(o) >= 3, timeout=40)
     lh.delete("recurringjobs", "nightly")
     assert lh.sim.wait_jobs_idle(30)
 
