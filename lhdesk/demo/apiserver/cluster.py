@@ -630,8 +630,11 @@ class Cluster:
                     return Result(new, 200, warnings)
                 m = _meta(new)
                 if m.get("deletionTimestamp") and not m.get("finalizers"):
-                    final = self.store.remove(rt.key, new)
-                    result = Result(self._as_version(rt, final), 200, warnings)
+                    # The last finalizer is gone: the object is deleted. Like kube, the DELETED event
+                    # carries the object as it was stored; the caller gets its update back.
+                    final = self.store.remove(rt.key, current)
+                    _meta(new)["resourceVersion"] = final["metadata"]["resourceVersion"]
+                    result = Result(self._as_version(rt, new), 200, warnings)
                 else:
                     new["apiVersion"] = (
                         rt.api_version if rt.version == rt.storage_version else new["apiVersion"]

@@ -13,7 +13,6 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -1126,12 +1125,24 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = o
             self._chunk(encode({"type": ev_type, "object": payload}) + b"\n")
 
-        def events() -> Iterator[Event]:
-            yield from backlog
+        def deliver(item: Event) -> None:
+            """Send one change as this watcher sees it through its selectors."""
+            new_vis, old_vis = visible(item.obj), visible(item.old)
+            if item.type == "DELETED":
+                if old_vis or new_vis:
+                    send("DELETED", item.obj)
+            elif new_vis and old_vis:
+                send(item.type, item.obj)
+            elif new_vis:
+                send("ADDED", item.obj)
+            elif old_vis and item.old is not None:
+                # Leaving the selection reads as a deletion of the object as it was last seen.
+                gone = dict(item.old)
+                gone["metadata"] = dict(item.old.get("metadata") or {}, resourceVersion=str(item.rv))
+                send("DELETED", gone)
 
-        for ev in events():
-            if visible(ev.obj):
-                send(ev.type, ev.obj)
+        for ev in backlog:
+            deliver(ev)
             last_rv = max(last_rv, ev.rv) if not initial_events else last_rv
         if initial_events and bookmarks:
             self._chunk(
@@ -1155,6 +1166,9 @@ class _Handler(BaseHTTPRequestHandler):
         while True:
             now_m = time.monotonic()
             if now_m >= deadline:
+                if bookmarks:
+                    # kube-apiserver sends a last bookmark when a watch times out.
+                    self._bookmark(rt, max(last_rv, seen_rv))
                 self._end_chunks()
                 return
             wait = min(deadline - now_m, 1.0)
@@ -1173,31 +1187,21 @@ class _Handler(BaseHTTPRequestHandler):
                     continue
                 seen_rv = item.rv
                 last_rv = item.rv
-                new_vis, old_vis = visible(item.obj), visible(item.old)
-                if item.type == "DELETED":
-                    if old_vis or new_vis:
-                        send("DELETED", item.obj)
-                elif new_vis and old_vis:
-                    send(item.type, item.obj)
-                elif new_vis:
-                    send("ADDED", item.obj)
-                elif old_vis:
-                    send("DELETED", item.obj)
+                deliver(item)
             if bookmarks and time.monotonic() - last_bookmark >= self.api.bookmark_interval:
                 last_bookmark = time.monotonic()
-                self._chunk(
-                    encode(
-                        {
-                            "type": "BOOKMARK",
-                            "object": {
-                                "kind": rt.kind,
-                                "apiVersion": rt.api_version,
-                                "metadata": {"resourceVersion": str(max(last_rv, seen_rv))},
-                            },
-                        }
-                    )
-                    + b"\n"
-                )
+                self._bookmark(rt, max(last_rv, seen_rv))
+
+    def _bookmark(self, rt: ResourceType, rv: int) -> None:
+        event = {
+            "type": "BOOKMARK",
+            "object": {
+                "kind": rt.kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(rv)},
+            },
+        }
+        self._chunk(encode(event) + b"\n")
 
     def _as_version(self, rt: ResourceType, o: Obj) -> Obj:
         if o.get("apiVersion") == rt.api_version:

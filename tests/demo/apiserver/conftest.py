@@ -132,3 +132,148 @@ def make_demo(tmp_path: Path) -> Iterator[Any]:
     yield make
     for cm in reversed(stack):
         cm.__exit__(None, None, None)
+
+
+class TestWebhook:
+    """A tiny HTTPS admission webhook that decides by the object's name.
+
+    Validating (``/validate``): names starting ``deny`` are refused with code 400 and message
+    ``"no <name> here"``; ``warn`` names are allowed with a warning. Mutating (``/mutate``): sets
+    ``spec.concurrency`` to 10 when it is absent, and labels the object ``mutated=yes``. Every
+    AdmissionReview received is kept in ``reviews`` as (path, review).
+    """
+
+    __test__ = False  # not a test class, despite the name
+
+    def __init__(self) -> None:
+        import http.server
+        import ssl
+        import threading
+
+        from lhdesk.demo.pki import CertificateAuthority
+
+        self.ca = CertificateAuthority.generate("test-webhook-ca")
+        self.reviews: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                review = json.loads(self.rfile.read(length))
+                with outer._lock:
+                    outer.reviews.append((self.path, review))
+                answer = outer.decide(self.path, review["request"])
+                body = json.dumps(
+                    {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": answer}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ca.issue_server_cert(["127.0.0.1"]).load_into(context)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="test-webhook", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @property
+    def ca_bundle(self) -> str:
+        import base64
+
+        return base64.b64encode(self.ca.cert_pem).decode()
+
+    def decide(self, path: str, request: dict[str, Any]) -> dict[str, Any]:
+        import base64
+
+        obj = request.get("object") or request.get("oldObject") or {}
+        name = str((obj.get("metadata") or {}).get("name") or request.get("name") or "")
+        answer: dict[str, Any] = {"uid": request["uid"], "allowed": True}
+        if (
+            path.startswith("/mutate")
+            and request["operation"] in ("CREATE", "UPDATE")
+            and request.get("object")
+        ):
+            ops = []
+            if "concurrency" not in (obj.get("spec") or {}):
+                ops.append({"op": "add", "path": "/spec/concurrency", "value": 10})
+            if not (obj.get("metadata") or {}).get("labels"):
+                ops.append({"op": "add", "path": "/metadata/labels", "value": {}})
+            ops.append({"op": "add", "path": "/metadata/labels/mutated", "value": "yes"})
+            answer["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
+            answer["patchType"] = "JSONPatch"
+        elif path.startswith("/validate"):
+            if name.startswith("deny"):
+                answer = {
+                    "uid": request["uid"],
+                    "allowed": False,
+                    "status": {"code": 400, "message": f"no {name} here"},
+                }
+            elif name.startswith("warn"):
+                answer["warnings"] = [f"{name} is borderline"]
+        return answer
+
+    def configurations(
+        self,
+        resources: list[str],
+        operations: list[str] | None = None,
+        failure_policy: str = "Fail",
+        side_effects: str = "None",
+        url: str | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        rules = [
+            {
+                "apiGroups": [GROUP],
+                "apiVersions": [VERSION],
+                "operations": operations or ["CREATE", "UPDATE"],
+                "resources": resources,
+            }
+        ]
+
+        def hook(name: str, path: str) -> dict[str, Any]:
+            return {
+                "name": name,
+                "clientConfig": {"url": (url or self.url) + path, "caBundle": self.ca_bundle},
+                "rules": rules,
+                "sideEffects": side_effects,
+                "admissionReviewVersions": ["v1"],
+                "failurePolicy": failure_policy,
+                "timeoutSeconds": 5,
+            }
+
+        mutating = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "test-mutating"},
+            "webhooks": [hook("mutate.test.example.com", "/mutate")],
+        }
+        validating = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "test-validating"},
+            "webhooks": [hook("validate.test.example.com", "/validate")],
+        }
+        return mutating, validating
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def webhook() -> Iterator[TestWebhook]:
+    hook = TestWebhook()
+    yield hook
+    hook.close()
