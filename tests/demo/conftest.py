@@ -54,8 +54,11 @@ def _strip(node: Any, key: str) -> None:
             _strip(value, key)
 
 
-def _start_api_server(workdir: Path) -> Any:
-    """The built-in API server if it exists yet, else the real kube-apiserver, else skip."""
+def _start_api_server(workdir: Path, builtin_kwargs: dict[str, Any] | None = None) -> Any:
+    """The built-in API server if it exists yet, else the real kube-apiserver, else skip.
+
+    ``builtin_kwargs`` (for example ``watch_history``) ask for the built-in server: skip without it.
+    """
     choice = os.environ.get("LHDESK_TEST_API", "")
     if choice != "real":
         try:
@@ -64,11 +67,13 @@ def _start_api_server(workdir: Path) -> Any:
             module = None
         api_server_class = getattr(module, "ApiServer", None)
         if api_server_class is not None:
-            server = api_server_class("127.0.0.1", 0)
+            server = api_server_class("127.0.0.1", 0, **(builtin_kwargs or {}))
             server.start()
             return server
-        if choice == "builtin":
+        if choice == "builtin" or builtin_kwargs:
             pytest.skip("the built-in API server is not available")
+    elif builtin_kwargs:
+        pytest.skip("this test needs the built-in API server's knobs")
     from lhdesk.demo.realapi import RealApiServer, is_built
 
     if not is_built():
@@ -81,15 +86,16 @@ def _start_api_server(workdir: Path) -> Any:
 class Stack:
     """An API server, S3 and the Longhorn CRDs, shared by the tests of one module."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, builtin_kwargs: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
+        self.builtin_kwargs = builtin_kwargs
         self.s3 = S3Server()
         self.api: Any = None
         self.api_client: client.ApiClient | None = None
 
     def start(self) -> None:
         self.s3.start()
-        self.api = _start_api_server(self.workdir / "api")
+        self.api = _start_api_server(self.workdir / "api", self.builtin_kwargs)
         kubeconfig = self.api.write_kubeconfig(self.workdir / "kubeconfig")
         self.api_client = config.new_client_from_config(config_file=str(kubeconfig), context="demo-admin")
         self._install_crds()
@@ -341,9 +347,14 @@ def _summary(obj: Obj) -> str:
 
 
 @pytest.fixture(scope="module")
-def ctrl_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API server + S3 + Longhorn CRDs, once per test module."""
-    stack = Stack(tmp_path_factory.mktemp("ctrl-stack"))
+def ctrl_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """API server + S3 + Longhorn CRDs, once per test module.
+
+    A module may set ``CTRL_BUILTIN_API_KWARGS`` (e.g. ``{"watch_history": 20}``) to get the built-in
+    server with those arguments; it is skipped where that server is not used.
+    """
+    kwargs = getattr(request.module, "CTRL_BUILTIN_API_KWARGS", None)
+    stack = Stack(tmp_path_factory.mktemp("ctrl-stack"), kwargs)
     try:
         stack.start()
         yield stack
