@@ -112,13 +112,14 @@ class Store:
                 keys = sorted(k for k in items if k[0] == namespace)
             return [items[k] for k in keys], self._rv
 
-    def list_with_raw(
-        self, key: Key, namespace: str | None = None
-    ) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
+    def encoded(self, key: Key, obj: dict[str, Any]) -> bytes:
+        """The JSON of ``obj``, cached while it is the stored version of its object."""
+        meta = obj.get("metadata") or {}
+        okey = (meta.get("namespace") or "", meta.get("name", ""))
         with self.lock:
-            items = self._data[key]
-            keys = sorted(items) if namespace is None else sorted(k for k in items if k[0] == namespace)
-            return [(items[k], self._raw_of(key, k, items[k])) for k in keys], self._rv
+            if self._data[key].get(okey) is obj:
+                return self._raw_of(key, okey, obj)
+        return encode(obj)
 
     def count(self, key: Key, namespace: str | None = None) -> int:
         with self.lock:
