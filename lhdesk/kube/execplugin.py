@@ -58,6 +58,10 @@ def login_shell_path(shell: str | None, env: Mapping[str, str] | None = None) ->
             parts = done.stdout.split(_MARK)
             if len(parts) >= 3 and parts[1]:
                 result = parts[1]
+        except subprocess.TimeoutExpired:
+            # A slow profile (or a loaded machine): ask again next time rather than never.
+            log.info("the login shell %s took over %g s to report its PATH", shell, LOGIN_SHELL_TIMEOUT)
+            return None
         except (OSError, subprocess.SubprocessError) as exc:
             log.info("could not ask the login shell %s for its PATH: %s", shell, exc)
         _shell_paths[shell] = result
