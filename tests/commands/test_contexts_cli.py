@@ -165,8 +165,14 @@ def test_unknown_context_name_exits_1(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_check_local_failures(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], closed_port: int, blackhole: int
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    closed_port: int,
+    blackhole: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # No login shell to ask for its PATH (tested in tests/kube): this test times the probes only.
+    monkeypatch.setenv("SHELL", "")
     path = write_config(
         tmp_path / "config",
         {
@@ -321,3 +327,53 @@ def test_check_table_output(real_kubeconfig: Path, capsys: pytest.CaptureFixture
     assert len(out) == 2
     assert "connected" in out[1]
     assert "v1.8.2" in out[1]
+
+
+# --- checking against the demo cluster -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_182_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A demo cluster on Longhorn v1.8.2, plus wrong-token and wrong-ca contexts pointing at it."""
+    from lhdesk.demo.cluster import DemoCluster
+
+    work = tmp_path_factory.mktemp("demo182")
+    demo = DemoCluster(work / "demo", longhorn_version="v1.8.2", seed="small")
+    demo.start()
+    try:
+        doc = yaml.safe_load(demo.kubeconfig_path.read_text())
+        cluster = doc["clusters"][0]
+        doc["clusters"].append(
+            {
+                "name": "wrong-ca",
+                "cluster": {"server": cluster["cluster"]["server"], "certificate-authority-data": CA_DATA},
+            }
+        )
+        doc["users"].append({"name": "stale", "user": {"token": "an-expired-token-0123456789"}})
+        doc["contexts"].append(
+            {"name": "wrong-token", "context": {"cluster": cluster["name"], "user": "stale"}}
+        )
+        doc["contexts"].append({"name": "wrong-ca", "context": {"cluster": "wrong-ca", "user": "demo-admin"}})
+        path = work / "kubeconfig"
+        path.write_text(yaml.safe_dump(doc))
+        yield path
+    finally:
+        demo.stop()
+
+
+@pytest.mark.integration
+def test_check_states_against_the_demo(demo_182_kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = {r["name"]: r for r in run_json(capsys, "--kubeconfig", str(demo_182_kubeconfig), "--check")}
+    assert list(rows) == ["demo-admin", "demo-readonly", "wrong-token", "wrong-ca"]
+    admin = rows["demo-admin"]
+    assert admin["state"] == "connected", admin["message"]
+    assert admin["longhorn_version"] == "v1.8.2"
+    assert admin["kubernetes_version"]
+    assert "system-backup recurring jobs need Longhorn v1.9.0 or later" in admin["message"]
+    readonly = rows["demo-readonly"]
+    assert readonly["state"] == "forbidden"
+    assert readonly["longhorn_version"] == "v1.8.2"
+    assert "can read but not create or delete SystemBackups" in readonly["message"]
+    assert rows["wrong-token"]["state"] == "auth-required"
+    assert "an-expired-token" not in json.dumps(rows)
+    assert rows["wrong-ca"]["state"] == "tls-error"
