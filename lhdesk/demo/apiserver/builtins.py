@@ -28,6 +28,7 @@ I64: dict[str, Any] = {"type": "integer", "format": "int64"}
 I32: dict[str, Any] = {"type": "integer", "format": "int32"}
 B: dict[str, Any] = {"type": "boolean"}
 TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+NULLABLE_TIME: dict[str, Any] = {"type": "string", "format": "date-time", "nullable": True}
 ANY_OBJ: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 BYTES: dict[str, Any] = {"type": "string", "format": "byte"}
 
@@ -199,6 +200,29 @@ def _service_prepare(new: Obj, old: Obj | None) -> None:
                 port.setdefault("targetPort", port["port"])
 
 
+def _event_prepare(new: Obj, old: Obj | None) -> None:
+    # Zero values a typed Event always serialises.
+    for key in ("eventTime", "firstTimestamp", "lastTimestamp"):
+        new.setdefault(key, None)
+    new.setdefault("reportingComponent", "")
+    new.setdefault("reportingInstance", "")
+    new.setdefault("source", {})
+
+
+# Finalizers the StorageObjectInUseProtection admission plugin adds; the protection controllers
+# remove them once nothing uses the volume (the server emulates that, see Cluster._release_protected).
+PV_PROTECTION = "kubernetes.io/pv-protection"
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+
+
+def _add_finalizer(new: Obj, name: str) -> None:
+    meta = new.setdefault("metadata", {})
+    fins = list(meta.get("finalizers") or [])
+    if name not in fins:
+        fins.append(name)
+    meta["finalizers"] = fins
+
+
 def _keep_status(default: Obj) -> Any:
     def prepare(new: Obj, old: Obj | None) -> None:
         if old is None:
@@ -211,6 +235,8 @@ def _keep_status(default: Obj) -> Any:
 
 def _pv_prepare(new: Obj, old: Obj | None) -> None:
     _keep_status({"phase": "Pending"})(new, old)
+    if old is None:
+        _add_finalizer(new, PV_PROTECTION)
     spec = new.setdefault("spec", {})
     spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
     spec.setdefault("volumeMode", "Filesystem")
@@ -218,6 +244,8 @@ def _pv_prepare(new: Obj, old: Obj | None) -> None:
 
 def _pvc_prepare(new: Obj, old: Obj | None) -> None:
     _keep_status({"phase": "Pending"})(new, old)
+    if old is None:
+        _add_finalizer(new, PVC_PROTECTION)
     spec = new.setdefault("spec", {})
     spec.setdefault("volumeMode", "Filesystem")
 
@@ -532,6 +560,7 @@ def builtin_types() -> list[ResourceType]:
             "Event",
             True,
             short_names=("ev",),
+            prepare=_event_prepare,
             field_getters=_event_fields(),
             schema=root(
                 {
@@ -539,8 +568,8 @@ def builtin_types() -> list[ResourceType]:
                     "reason": S,
                     "message": S,
                     "source": obj({"component": S, "host": S}),
-                    "firstTimestamp": TIME,
-                    "lastTimestamp": TIME,
+                    "firstTimestamp": NULLABLE_TIME,
+                    "lastTimestamp": NULLABLE_TIME,
                     "count": I32,
                     "type": S,
                     "eventTime": {"type": "string", "format": "date-time", "nullable": True},

@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 NAMESPACES = ("", "namespaces")
+PROTECTION_FINALIZERS = {
+    ("", "persistentvolumes"): "kubernetes.io/pv-protection",
+    ("", "persistentvolumeclaims"): "kubernetes.io/pvc-protection",
+}
 IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 
 JSON_PATCH = "application/json-patch+json"
@@ -177,11 +181,15 @@ class Cluster:
         start = ""
         if cont:
             try:
-                token = json.loads(base64.b64decode(cont.encode(), validate=True))
+                padded = cont + "=" * (-len(cont) % 4)
+                token = json.loads(base64.urlsafe_b64decode(padded.encode()))
                 start = str(token["start"])
                 rv = int(token["rv"])
             except (ValueError, KeyError, TypeError):
-                raise errors.bad_request(f"continue key is not valid: {cont}") from None
+                raise errors.bad_request(
+                    "invalid continue token: continue key is not valid: invalid character looking for "
+                    "beginning of value"
+                ) from None
         out: list[Obj] = []
         filtered = not labels.empty or not fields.empty
         next_token = ""
@@ -193,7 +201,8 @@ class Cluster:
                 continue
             if limit and len(out) >= limit:
                 token = {"v": "meta.k8s.io/v1", "rv": rv, "start": key_of(out[-1]) + "\x00"}
-                next_token = base64.b64encode(json.dumps(token, separators=(",", ":")).encode()).decode()
+                raw = json.dumps(token, separators=(",", ":")).encode()
+                next_token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
                 if not filtered:
                     remaining = len(items) - idx
                 break
@@ -463,15 +472,30 @@ class Cluster:
                 new = json_patch(current, body)
             elif content_type == MERGE_PATCH:
                 if not isinstance(body, dict):
-                    raise errors.bad_request("error decoding patch: invalid JSON merge patch")
+                    raise _patch_not_an_object(body)
                 new = merge_patch(current, body)
             else:
+                if not isinstance(body, dict):
+                    raise _patch_not_an_object(body)
                 new = strategic_merge_patch(current, body)
             if not isinstance(new, dict):
                 raise errors.bad_request("the patch produced something other than an object")
+            identity = []
+            if new.get("apiVersion") != rt.api_version:
+                identity.append(
+                    errors.invalid("apiVersion", new.get("apiVersion"), f"must be {rt.api_version}")
+                )
+            if new.get("kind") != rt.kind:
+                identity.append(errors.invalid("kind", new.get("kind"), f"must be {rt.kind}"))
+            if identity:
+                raise errors.invalid_object(errors.Qualified(str(new.get("kind")), rt.group), name, identity)
+            m = _meta(new)
+            if m.get("name") != name:
+                raise errors.bad_request(
+                    f"the name of the object ({m.get('name')}) does not match the name on the URL ({name})"
+                )
             got = self.decode_body(rt, new, opts, warnings)
             m = _meta(got)
-            m["name"] = name
             if rt.namespaced:
                 m["namespace"] = namespace
             return got
@@ -824,7 +848,7 @@ class Cluster:
     def _finish_terminations(self) -> None:
         """Finish deleting terminating namespaces and CRDs whose contents are gone."""
         for _ in range(10):
-            progressed = False
+            progressed = self._release_protected()
             namespaces, _rv = self.store.items(NAMESPACES)
             for ns in namespaces:
                 if (ns.get("metadata") or {}).get("deletionTimestamp"):
@@ -835,6 +859,30 @@ class Cluster:
                     progressed |= self._sweep_crd(crd)
             if not progressed:
                 return
+
+    def _release_protected(self) -> bool:
+        """The pv/pvc-protection controllers: nothing mounts volumes here, so deleting releases them."""
+        progressed = False
+        for key, finalizer in PROTECTION_FINALIZERS.items():
+            for o in self.store.items(key)[0]:
+                m = o.get("metadata") or {}
+                if not m.get("deletionTimestamp") or finalizer not in (m.get("finalizers") or []):
+                    continue
+                with self.store.lock:
+                    current = self.store.get(key, m.get("namespace") or "", m["name"])
+                    if current is None or current["metadata"]["resourceVersion"] != m["resourceVersion"]:
+                        continue
+                    updated = copy.deepcopy(current)
+                    fins = [f for f in updated["metadata"]["finalizers"] if f != finalizer]
+                    if fins:
+                        updated["metadata"]["finalizers"] = fins
+                        self.store.put(key, updated)
+                    else:
+                        updated["metadata"].pop("finalizers", None)
+                        self.store.put(key, updated)
+                        self.store.remove(key, updated)
+                progressed = True
+        return progressed
 
     def _delete_quietly(self, rt: ResourceType, o: Obj) -> bool:
         m = o["metadata"]
@@ -983,3 +1031,13 @@ def _check_base64(rt: ResourceType, o: Obj) -> None:
                     f"{rt.version}.{rt.kind}.{go_field}: decode base64: "
                     f"illegal base64 data at input byte {pos}"
                 )
+
+
+def _patch_not_an_object(body: Any) -> ApiError:
+    shown = json.dumps(body, separators=(",", ":"))
+    detail = (
+        "couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type "
+        'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
+        'Kind string "json:\\"kind,omitempty\\"" }'
+    )
+    return errors.invalid_object(errors.Qualified("", ""), "", [errors.invalid("patch", shown, detail)])

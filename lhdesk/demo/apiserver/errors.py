@@ -199,7 +199,8 @@ def invalid_object(kind: Qualified, name: str, errors: list[FieldError]) -> ApiE
     details: dict[str, Any] = {"name": name} if name else {}
     if kind.group:
         details["group"] = kind.group
-    details["kind"] = kind.name
+    if kind.name:
+        details["kind"] = kind.name
     details["causes"] = causes
     message = f'{kind} "{name}" is invalid'
     if errors:
@@ -209,6 +210,16 @@ def invalid_object(kind: Qualified, name: str, errors: list[FieldError]) -> ApiE
 
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
+
+
+def summarize(data: bytes, limit: int = 30) -> str:
+    """apiserver's summarizeData: a body as it appears in decoding errors."""
+    if not data:
+        return "<empty>"
+    if data[:1] == b"{":
+        text = data.decode("utf-8", errors="replace")
+        return text[:limit] + " ..." if len(data) > limit else text
+    return data[:limit].hex() + " ..." if len(data) > limit else data.hex()
 
 
 def forbidden_error(qr: Qualified, name: str, why: str) -> ApiError:
@@ -237,7 +248,7 @@ def not_acceptable(accepted: list[str]) -> ApiError:
         406,
         "NotAcceptable",
         f"only the following media types are accepted: {', '.join(accepted)}",
-        {},
+        None,
     )
 
 

@@ -201,7 +201,11 @@ def validate_object_meta(meta: dict[str, Any], name_rule: str, namespaced: bool)
 
 
 def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-    """``ValidateObjectMetaUpdate``: immutable identity and no new finalizers while deleting."""
+    """``ValidateObjectMetaUpdate``: immutable identity and no new finalizers while deleting.
+
+    kube runs this check twice (in the strategy and in the common metadata checks), so every
+    problem appears twice among the causes; the message lists it once.
+    """
     out: list[FieldError] = []
     for key in ("name", "namespace", "uid"):
         if new.get(key) != old.get(key):
@@ -210,14 +214,14 @@ def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any]) -> lis
         old_f = set(old.get("finalizers") or [])
         added = [f for f in new.get("finalizers") or [] if f not in old_f]
         if added:
-            # kube reports this twice: the strategy and the common metadata checks both run it.
-            problem = errors.forbidden(
-                "metadata.finalizers",
-                "no new finalizers can be added if the object is being deleted, "
-                f"found new finalizers {_go_list(added)}",
+            out.append(
+                errors.forbidden(
+                    "metadata.finalizers",
+                    "no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {_go_list(added)}",
+                )
             )
-            out.extend([problem, problem])
-    return out
+    return [e for e in out for _ in range(2)]
 
 
 def _go_list(items: list[str]) -> str:

@@ -113,6 +113,23 @@ def _subject_matches(subject: dict[str, Any], user: User, binding_ns: str) -> bo
     return False
 
 
+@dataclass(frozen=True)
+class _Grant:
+    kind: str
+    name: str
+    role_kind: str
+    role: str
+    rules: list[dict[str, Any]]
+    subject: str
+
+
+def _describe(subject: dict[str, Any], binding_ns: str) -> str:
+    kind = subject.get("kind")
+    if kind == "ServiceAccount":
+        return f'ServiceAccount "{subject.get("namespace") or binding_ns}/{subject.get("name")}"'
+    return f'{kind} "{subject.get("name")}"'
+
+
 @dataclass
 class Decision:
     allowed: bool
@@ -135,41 +152,37 @@ class Authorizer:
             return name, []
         return name, [r for r in role.get("rules") or [] if isinstance(r, dict)]
 
-    def _bindings(
-        self, user: User, namespace: str
-    ) -> Iterable[tuple[str, str, str, str, list[dict[str, Any]]]]:
-        """(binding kind, binding name, role kind, role name, rules) for every binding naming the user."""
+    def _bindings(self, user: User, namespace: str) -> Iterable[_Grant]:
+        """Every binding that names the user (directly, by group or as a service account)."""
         crbs, _ = self._store.items(CLUSTER_ROLE_BINDINGS)
-        for b in crbs:
-            if any(_subject_matches(s, user, "") for s in b.get("subjects") or [] if isinstance(s, dict)):
-                ref = b.get("roleRef") or {}
-                role, rules = self._role_rules(ref, "")
-                yield "ClusterRoleBinding", b["metadata"]["name"], str(ref.get("kind")), role, rules
+        bindings: list[tuple[str, str, dict[str, Any]]] = [("ClusterRoleBinding", "", b) for b in crbs]
         if namespace:
             rbs, _ = self._store.items(ROLE_BINDINGS, namespace)
-            for b in rbs:
-                if any(
-                    _subject_matches(s, user, namespace)
-                    for s in b.get("subjects") or []
-                    if isinstance(s, dict)
-                ):
-                    ref = b.get("roleRef") or {}
-                    role, rules = self._role_rules(ref, namespace)
-                    yield "RoleBinding", b["metadata"]["name"], str(ref.get("kind")), role, rules
+            bindings += [("RoleBinding", namespace, b) for b in rbs]
+        for kind, ns, b in bindings:
+            subject = next(
+                (s for s in b.get("subjects") or [] if isinstance(s, dict) and _subject_matches(s, user, ns)),
+                None,
+            )
+            if subject is None:
+                continue
+            ref = b.get("roleRef") or {}
+            role, rules = self._role_rules(ref, ns)
+            yield _Grant(
+                kind, b["metadata"]["name"], str(ref.get("kind")), role, rules, _describe(subject, ns)
+            )
 
     def authorize(self, a: Attributes) -> Decision:
         if MASTERS in a.user.groups:
             return Decision(True)
-        for kind, bname, role_kind, role, rules in self._bindings(
-            a.user, a.namespace if a.resource_request else ""
-        ):
-            for rule in rules:
+        for g in self._bindings(a.user, a.namespace if a.resource_request else ""):
+            for rule in g.rules:
                 if rule_allows(rule, a):
-                    where = f' in namespace "{a.namespace}"' if kind == "RoleBinding" else ""
+                    where = f' in namespace "{a.namespace}"' if g.kind == "RoleBinding" else ""
                     return Decision(
                         True,
-                        f'RBAC: allowed by {kind} "{bname}"{where} of {role_kind} "{role}" '
-                        f'to User "{a.user.name}"',
+                        f'RBAC: allowed by {g.kind} "{g.name}"{where} of {g.role_kind} "{g.role}" '
+                        f"to {g.subject}",
                     )
         return Decision(False, "")
 
@@ -182,8 +195,8 @@ class Authorizer:
             )
         res: list[dict[str, Any]] = []
         nonres: list[dict[str, Any]] = []
-        for _kind, _b, _rk, _role, rules in self._bindings(user, namespace):
-            for rule in rules:
+        for grant in self._bindings(user, namespace):
+            for rule in grant.rules:
                 if rule.get("nonResourceURLs"):
                     nonres.append(
                         {

@@ -93,7 +93,9 @@ def _negotiate(accept: str) -> _Negotiated:
             if "as" in params:
                 continue
             return _Negotiated(kind)
-    raise errors.not_acceptable(["application/json", "application/yaml"])
+    raise errors.not_acceptable(
+        ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
+    )
 
 
 def _flag(q: dict[str, list[str]], name: str) -> bool:
@@ -686,9 +688,11 @@ class _Handler(BaseHTTPRequestHandler):
                 # The CR handler ignores what it does not serve and reports the object as missing.
                 raise errors.not_found(rt.qualified_resource, r.name)
             raise errors.no_such_path()
-        if rt.namespaced and not r.namespace and (r.name or method != "GET"):
-            raise errors.no_such_path()
-        if not rt.namespaced and r.namespace and rt.key != ("", "namespaces"):
+        if (rt.namespaced and not r.namespace and (r.name or method != "GET")) or (
+            not rt.namespaced and r.namespace and rt.key != ("", "namespaces")
+        ):
+            if rt.custom:
+                raise errors.PageNotFound()
             raise errors.no_such_path()
         neg = _negotiate(self.headers.get("Accept", ""))
         if rt.virtual:
@@ -711,13 +715,13 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST":
             if r.name:
                 raise errors.method_not_allowed()
-            res = cluster.create(rt, ns, self._decode(body), user, opts)
+            res = cluster.create(rt, ns, self._decode_object(body, rt), user, opts)
             self._send_one(res.code, res.obj, rt, neg, query, res.warnings)
             return
         if method == "PUT":
             if not r.name:
                 raise errors.method_not_allowed()
-            res = cluster.update(rt, ns, r.name, self._decode(body), user, opts, r.subresource)
+            res = cluster.update(rt, ns, r.name, self._decode_object(body, rt), user, opts, r.subresource)
             self._send_one(res.code, res.obj, rt, neg, query, res.warnings)
             return
         if method == "PATCH":
@@ -737,7 +741,13 @@ class _Handler(BaseHTTPRequestHandler):
                 except (yaml.YAMLError, UnicodeDecodeError) as exc:
                     raise errors.bad_request(f"error decoding YAML: {exc}") from None
             else:
-                patch_body = self._decode(body, what="patch")
+                try:
+                    patch_body = self._decode(body, what="patch")
+                except ApiError:
+                    if ctype == JSON_PATCH:
+                        raise
+                    # What kube-apiserver answers for a merge patch that is not JSON.
+                    raise ApiError(500, "", "Invalid JSON Patch") from None
             res = cluster.patch(rt, ns, r.name, ctype, patch_body, user, opts, r.subresource)
             self._send_one(res.code, res.obj, rt, neg, query, res.warnings)
             return
@@ -804,6 +814,30 @@ class _Handler(BaseHTTPRequestHandler):
             return json.loads(text) if text.strip() else None
         except ValueError as exc:
             raise errors.bad_request(f"error decoding {what}: {exc}") from None
+
+    def _decode_object(self, body: bytes, rt: ResourceType) -> Any:
+        """An object body; decoding failures worded as kube's decoder words them."""
+        prefix = (
+            f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get version/kind; "
+        )
+        summary = errors.summarize(body)
+        ctype = self.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
+        if not body.strip():
+            raise errors.bad_request(f"{prefix}json parse error: unexpected end of JSON input ({summary})")
+        try:
+            parsed = self._decode(body)
+        except ApiError as err:
+            if err.code != 400 or ctype == protobuf.CONTENT_TYPE:
+                raise
+            detail = err.message.split(": ", 1)[-1]
+            raise errors.bad_request(f"{prefix}json parse error: {detail} ({summary})") from None
+        if not isinstance(parsed, dict):
+            raise errors.bad_request(
+                f"{prefix}json parse error: json: cannot unmarshal {_json_kind(parsed)} into Go value of "
+                f'type struct {{ APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string '
+                f'"json:\\"kind,omitempty\\"" }} ({summary})'
+            )
+        return parsed
 
     # ------------------------------------------------------------------ output shaping
 
@@ -875,24 +909,31 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             limit = int(_one(query, "limit") or 0)
         except ValueError:
-            raise errors.bad_request("limit must be an integer") from None
-        if _one(query, "resourceVersion") == "0":
+            raise errors.bad_request(
+                f'strconv.ParseInt: parsing "{_one(query, "limit")}": invalid syntax'
+            ) from None
+        rv_text = _one(query, "resourceVersion")
+        if rv_text and not rv_text.isdigit():
+            raise _bad_resource_version(rv_text)
+        if rv_text == "0":
             limit = 0
         items, rv, cont, remaining = self.api.cluster.list_objects(
             rt, namespace, labels, fields, limit, _one(query, "continue")
         )
-        meta: Obj = {"continue": cont} if (cont or rt.custom) else {}
-        meta["resourceVersion"] = str(rv)
+        base: Obj = {"continue": cont} if cont else {}
+        base["resourceVersion"] = str(rv)
         if remaining is not None:
-            meta["remainingItemCount"] = remaining
+            base["remainingItemCount"] = remaining
+        # A CR list (unstructured) always carries "continue", even when empty.
+        meta: Obj = {"continue": cont, **base} if rt.custom else base
         if neg.table_version:
-            self._send_obj(200, self._table(rt, items, neg.table_version, query, meta), neg)
+            self._send_obj(200, self._table(rt, items, neg.table_version, query, base), neg)
             return
         if neg.partial:
             doc = {
                 "kind": "PartialObjectMetadataList",
                 "apiVersion": "meta.k8s.io/v1",
-                "metadata": meta,
+                "metadata": base,
                 "items": [_partial(o) for o in items],
             }
             self._send_obj(200, doc, neg)
@@ -973,6 +1014,7 @@ class _Handler(BaseHTTPRequestHandler):
             out["status"] = {"userInfo": user.info()}
         elif rt.plural == "selfsubjectrulesreviews":
             ns = str(spec.get("namespace") or "")
+            out["spec"] = {}  # kube answers with an empty spec
             res_rules, nonres_rules = cluster.authorizer.rules_for(user, ns)
             out["status"] = {
                 "resourceRules": res_rules,
@@ -1003,7 +1045,7 @@ class _Handler(BaseHTTPRequestHandler):
                 attrs = Attributes(subject, str(na.get("verb") or ""), False, path=str(na.get("path") or ""))
             else:
                 raise errors.invalid_object(
-                    rt.qualified_kind,
+                    errors.Qualified("", rt.group),
                     "",
                     [
                         errors.invalid(
@@ -1039,7 +1081,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 since = int(rv_text)
             except ValueError:
-                raise errors.bad_request(f'invalid resource version "{rv_text}"') from None
+                raise _bad_resource_version(rv_text) from None
         ns_filter = namespace or None
         gone: ApiError | None = None
         watcher: Watcher | None = None
@@ -1229,3 +1271,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _partial(o: Obj, api_version: str = "meta.k8s.io/v1") -> Obj:
     return {"kind": "PartialObjectMetadata", "apiVersion": api_version, "metadata": o.get("metadata") or {}}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null"
+
+
+def _bad_resource_version(text: str) -> ApiError:
+    # kube-apiserver answers an unparsable resourceVersion with a bare 500.
+    return ApiError(
+        500,
+        "",
+        f'resourceVersion: Invalid value: "{text}": strconv.ParseUint: parsing "{text}": invalid syntax',
+    )
