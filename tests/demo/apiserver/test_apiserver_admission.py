@@ -216,3 +216,24 @@ def test_webhook_configuration_defaults(demo: Any, webhook: Any) -> None:
         assert got.metadata.generation == 1
     finally:
         adm.delete_mutating_webhook_configuration("defaults-check")
+
+
+def test_status_subresource_rules(demo: Any, webhook: Any) -> None:
+    adm = client.AdmissionregistrationV1Api(demo.api)
+    _m, validating = webhook.configurations(["recurringjobs/status"], ["UPDATE"])
+    adm.create_validating_webhook_configuration(body=validating)
+    try:
+        demo.custom.create_namespaced_custom_object(GROUP, VERSION, NS, "recurringjobs", rj("status-only"))
+        webhook.reviews.clear()
+        demo.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, NS, "recurringjobs", "status-only", {"spec": {"retain": 2}}
+        )
+        assert webhook.reviews == []
+        demo.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, NS, "recurringjobs", "status-only", {"status": {"executionCount": 5}}
+        )
+        ((_path, review),) = webhook.reviews
+        assert review["request"]["subResource"] == "status"
+        assert review["request"]["object"]["status"] == {"executionCount": 5}
+    finally:
+        adm.delete_validating_webhook_configuration("test-validating")

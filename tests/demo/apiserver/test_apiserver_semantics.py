@@ -478,3 +478,23 @@ def test_examples_create_as_documented(demo: Any) -> None:
                 demo.custom.create_namespaced_custom_object(GROUP, VERSION, NS, plural, doc)
             created += 1
     assert created == 12
+
+
+def test_delete_collection_by_label(demo: Any) -> None:
+    c = demo.custom
+    for i in range(3):
+        body = rj(f"dc-{i}")
+        body["metadata"]["labels"] = {"sweep": "yes" if i < 2 else "no"}
+        c.create_namespaced_custom_object(GROUP, VERSION, NS, RJ, body)
+    out = c.delete_collection_namespaced_custom_object(GROUP, VERSION, NS, RJ, label_selector="sweep=yes")
+    assert sorted(o["metadata"]["name"] for o in out["items"]) == ["dc-0", "dc-1"]
+    left = c.list_namespaced_custom_object(GROUP, VERSION, NS, RJ, label_selector="sweep")
+    assert [o["metadata"]["name"] for o in left["items"]] == ["dc-2"]
+
+
+def test_health_and_version_endpoints(demo: Any) -> None:
+    for path in ("/healthz", "/livez", "/readyz"):
+        assert demo.kubectl("get", "--raw", path).stdout == "ok"
+    for path in ("/version", "/version/"):
+        assert json.loads(demo.kubectl("get", "--raw", path).stdout)["major"] == "1"
+    assert json.loads(demo.kubectl("get", "--raw", "/api").stdout)["versions"] == ["v1"]
