@@ -129,6 +129,7 @@ class DemoCluster:
         self._stop_event = threading.Event()
         self._started = False
         self.timings = StartupTimings()
+        self.large_seed_report: Any = None
 
     @classmethod
     def attach(
@@ -271,10 +272,25 @@ class DemoCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
         steps: dict[str, float] = {}
+        # S3 (moto takes a while to import and start) comes up alongside the API server and webhook.
+        s3_failure: list[BaseException] = []
+
+        def start_s3() -> None:
+            try:
+                self._timed(steps, "s3", self._start_s3)
+            except BaseException as exc:
+                s3_failure.append(exc)
+
+        s3_thread = threading.Thread(target=start_s3, name="demo-s3-start", daemon=True)
+        s3_thread.start()
         try:
-            self._timed(steps, "s3", self._start_s3)
-            self._timed(steps, "api_server", self._start_api)
-            self._timed(steps, "webhook", self._start_webhook)
+            try:
+                self._timed(steps, "api_server", self._start_api)
+                self._timed(steps, "webhook", self._start_webhook)
+            finally:
+                s3_thread.join()
+            if s3_failure:
+                raise s3_failure[0]
             self._timed(steps, "install", self._install)
             if self.seed == "large":
                 self._timed(steps, "bulk_seed", self._bulk_seed)
@@ -369,7 +385,7 @@ class DemoCluster:
         return self._seeder
 
     def _bulk_seed(self) -> None:
-        self._seeder_for().seed_large()
+        self.large_seed_report = self._seeder_for().seed_large()
 
     def _start_controllers(self) -> None:
         from lhdesk.demo.longhorn.controllers import Simulator

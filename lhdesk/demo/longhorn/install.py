@@ -30,7 +30,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from kubernetes import client, watch
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from lhdesk.core.versions import parse_version
@@ -40,6 +40,8 @@ from lhdesk.demo.longhorn.admission import (
     recurring_job_tasks,
     webhook_rules,
 )
+from lhdesk.demo.longhorn.controllers import kube as k
+from lhdesk.demo.longhorn.controllers.kube import JSON, Kube, Resource
 from lhdesk.demo.longhorn.webhook import (
     MUTATING_CONFIGURATION,
     MUTATING_WEBHOOK,
@@ -57,6 +59,11 @@ CREDENTIAL_SECRET = "lhdesk-demo-s3-credentials"
 DEFAULT_BACKUP_TARGET = "default"
 DEFAULT_POLL_INTERVAL = "5m0s"
 CEL_SINCE = (1, 25)
+_ADMISSION = "admissionregistration.k8s.io"
+VALIDATING = Resource(
+    _ADMISSION, "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False
+)
+MUTATING = Resource(_ADMISSION, "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False)
 CRD_FILES = (
     "settings.yaml",
     "volumes.yaml",
@@ -67,10 +74,6 @@ CRD_FILES = (
     "systembackups.yaml",
     "systemrestores.yaml",
 )
-
-
-# The kubernetes client's watch module has no type hints.
-_Watch: Any = watch.Watch
 
 
 class InstallError(RuntimeError):
@@ -132,17 +135,17 @@ def _strip_key(node: Any, key: str) -> None:
             _strip_key(value, key)
 
 
-def server_version(api_client: client.ApiClient) -> tuple[int, int] | None:
+def server_version(kube: Kube) -> tuple[int, int] | None:
     """(major, minor) of the API server, from ``/version``; None if it does not say."""
     try:
-        info: Any = client.VersionApi(api_client).get_code()
+        info = kube.request("GET", "/version") or {}
     except ApiException:
         return None
-    parsed = parse_version(str(info.git_version or ""))
+    parsed = parse_version(str(info.get("gitVersion") or ""))
     if parsed is not None:
         return parsed.major, parsed.minor
     try:
-        return int(str(info.major).rstrip("+")), int(str(info.minor).rstrip("+"))
+        return int(str(info.get("major")).rstrip("+")), int(str(info.get("minor")).rstrip("+"))
     except ValueError:
         return None
 
@@ -151,33 +154,31 @@ def server_version(api_client: client.ApiClient) -> tuple[int, int] | None:
 # Refusing a real Longhorn
 
 
-def check_not_real_longhorn(api_client: client.ApiClient) -> None:
+def check_not_real_longhorn(kube: Kube) -> None:
     """Raise RealLonghornError when the cluster runs a Longhorn that the demo did not install."""
-    ext: Any = client.ApiextensionsV1Api(api_client)
     try:
-        crds = ext.list_custom_resource_definition()
+        crds = kube.items(k.CRDS)
     except ApiException as exc:
-        raise InstallError(f"cannot list CustomResourceDefinitions ({exc.status} {exc.reason})") from exc
-    for crd in crds.items:
-        if crd.spec.group != LONGHORN_GROUP:
+        raise InstallError(f"cannot list CustomResourceDefinitions ({_reason(exc)})") from exc
+    for crd in crds:
+        if (crd.get("spec") or {}).get("group") != LONGHORN_GROUP:
             continue
-        labels = crd.metadata.labels or {}
-        if labels.get(DEMO_LABEL) != "true":
+        if k.labels_of(crd).get(DEMO_LABEL) != "true":
             raise RealLonghornError(
-                f"Longhorn is installed on this cluster (CustomResourceDefinition {crd.metadata.name} "
+                f"Longhorn is installed on this cluster (CustomResourceDefinition {k.name_of(crd)} "
                 "was not created by the lhdesk demo). The demo cluster never attaches to a real Longhorn: "
                 "use a cluster without Longhorn."
             )
-    apps: Any = client.AppsV1Api(api_client)
     try:
-        daemonsets = apps.list_daemon_set_for_all_namespaces(field_selector="metadata.name=longhorn-manager")
+        daemonsets = kube.items(k.DAEMON_SETS, field_selector="metadata.name=longhorn-manager")
     except ApiException as exc:
         if exc.status == 404:
             return  # the server does not serve DaemonSets: nothing runs there
-        raise InstallError(f"cannot list DaemonSets ({exc.status} {exc.reason})") from exc
-    for ds in daemonsets.items:
+        raise InstallError(f"cannot list DaemonSets ({_reason(exc)})") from exc
+    for ds in daemonsets:
+        where = f"{k.meta(ds).get('namespace')}/longhorn-manager"
         raise RealLonghornError(
-            f"Longhorn is running on this cluster (DaemonSet {ds.metadata.namespace}/longhorn-manager). "
+            f"Longhorn is running on this cluster (DaemonSet {where}). "
             "The demo cluster never attaches to a real Longhorn: use a cluster without Longhorn."
         )
 
@@ -245,17 +246,20 @@ def settings_for(longhorn_version: str) -> dict[str, str]:
 class Installer:
     """Installs (and for attach mode, removes the webhooks of) the simulated Longhorn."""
 
-    api_client: client.ApiClient
+    api_client: ApiClient
     webhook: WebhookEndpoints
     s3: S3Config
     longhorn_version: str = "v1.12.1"
     namespace: str = NAMESPACE
     timeout: float = 30.0
 
+    def __post_init__(self) -> None:
+        self.kube = Kube(self.api_client)
+
     def install(self) -> None:
         """Create everything; idempotent on a cluster the demo already installed."""
         started = time.monotonic()
-        check_not_real_longhorn(self.api_client)
+        check_not_real_longhorn(self.kube)
         self._namespace()
         self._crds()
         self._webhook_configurations()
@@ -270,92 +274,71 @@ class Installer:
 
     def remove_webhooks(self) -> None:
         """Delete the webhook configurations (attach mode: a stopped simulator must not block writes)."""
-        adm: Any = client.AdmissionregistrationV1Api(self.api_client)
-        for delete, name in (
-            (adm.delete_validating_webhook_configuration, VALIDATING_CONFIGURATION),
-            (adm.delete_mutating_webhook_configuration, MUTATING_CONFIGURATION),
-        ):
+        for res, name in ((VALIDATING, VALIDATING_CONFIGURATION), (MUTATING, MUTATING_CONFIGURATION)):
             try:
-                delete(name)
+                self.kube.delete(res, name)
             except ApiException as exc:
-                if exc.status != 404:
-                    logger.warning("could not delete webhook configuration %s: %s", name, exc.reason)
+                logger.warning("could not delete webhook configuration %s: %s", name, _reason(exc))
 
     # -- steps ------------------------------------------------------------------------------------
 
+    def _create_or_replace(self, res: Resource, body: JSON, namespace: str | None = None) -> None:
+        """Create ``body``; when it exists (a re-install), replace it with this version."""
+        name = k.name_of(body)
+        try:
+            self.kube.create(res, body, namespace)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise InstallError(f"cannot create {res.kind} {name}: {_reason(exc)}") from exc
+            current = self.kube.get(res, name, namespace)
+            if current is None:
+                raise InstallError(f"{res.kind} {name} exists and is gone again: retry") from exc
+            replacement = {
+                **body,
+                "metadata": {**body["metadata"], "resourceVersion": k.meta(current)["resourceVersion"]},
+            }
+            self.kube.replace(res, replacement, namespace)
+
+    def _create_if_missing(self, res: Resource, body: JSON, namespace: str | None = None) -> bool:
+        try:
+            self.kube.create(res, body, namespace)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise InstallError(f"cannot create {res.kind} {k.name_of(body)}: {_reason(exc)}") from exc
+            return False
+        return True
+
     def _namespace(self) -> None:
-        core: Any = client.CoreV1Api(self.api_client)
-        body: Any = {
+        body = {
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {"name": self.namespace, "labels": DEMO_LABELS},
         }
-        try:
-            core.create_namespace(body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise InstallError(f"cannot create namespace {self.namespace}: {_reason(exc)}") from exc
+        self._create_if_missing(k.NAMESPACES, body)
 
     def _crds(self) -> None:
-        ext: Any = client.ApiextensionsV1Api(self.api_client)
-        crds = load_crds(self.longhorn_version, server_version(self.api_client))
-        names = []
+        crds = load_crds(self.longhorn_version, server_version(self.kube))
         for crd in crds:
-            name = crd["metadata"]["name"]
-            names.append(name)
-            try:
-                ext.create_custom_resource_definition(crd)
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise InstallError(
-                        f"cannot create CustomResourceDefinition {name}: {_reason(exc)}"
-                    ) from exc
-                current = ext.read_custom_resource_definition(name)
-                crd["metadata"]["resourceVersion"] = current.metadata.resource_version
-                ext.replace_custom_resource_definition(name, crd)
-        self._wait_established(ext, set(names))
+            self._create_or_replace(k.CRDS, crd)
+        self._wait_established({k.name_of(crd) for crd in crds})
 
-    def _wait_established(self, ext: Any, names: set[str]) -> None:
+    def _wait_established(self, names: set[str]) -> None:
+        """Poll until every CRD is Established (kube-apiserver needs a moment; the built-in one none)."""
         deadline = time.monotonic() + self.timeout
         pending = set(names)
-        listing = ext.list_custom_resource_definition()
-        for crd in listing.items:
-            if crd.metadata.name in pending and _established(crd):
-                pending.discard(crd.metadata.name)
-        resource_version = listing.metadata.resource_version
-        while pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+        while True:
+            for crd in self.kube.items(k.CRDS):
+                if k.name_of(crd) in pending and _established(crd):
+                    pending.discard(k.name_of(crd))
+            if not pending:
+                return
+            if time.monotonic() > deadline:
                 raise InstallError(
                     f"CRDs not Established after {self.timeout:.0f} s: {', '.join(sorted(pending))}"
                 )
-            w: Any = _Watch()
-            try:
-                for event in w.stream(
-                    ext.list_custom_resource_definition,
-                    resource_version=resource_version,
-                    timeout_seconds=max(1, int(remaining)),
-                    _request_timeout=remaining + 5,
-                ):
-                    crd = event["object"]
-                    resource_version = crd.metadata.resource_version
-                    if crd.metadata.name in pending and _established(crd):
-                        pending.discard(crd.metadata.name)
-                    if not pending:
-                        break
-            except ApiException as exc:
-                if exc.status != 410:
-                    raise
-                listing = ext.list_custom_resource_definition()
-                resource_version = listing.metadata.resource_version
-                for crd in listing.items:
-                    if crd.metadata.name in pending and _established(crd):
-                        pending.discard(crd.metadata.name)
-            finally:
-                w.stop()
+            time.sleep(0.05)
 
     def _webhook_configurations(self) -> None:
-        adm: Any = client.AdmissionregistrationV1Api(self.api_client)
         ca_bundle = base64.b64encode(self.webhook.ca_pem).decode("ascii")
         common = {
             "failurePolicy": "Fail",
@@ -366,7 +349,7 @@ class Installer:
             "namespaceSelector": {},
             "objectSelector": {},
         }
-        validating: Any = {
+        validating: JSON = {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingWebhookConfiguration",
             "metadata": {"name": VALIDATING_CONFIGURATION, "labels": DEMO_LABELS},
@@ -379,7 +362,7 @@ class Installer:
                 }
             ],
         }
-        mutating: Any = {
+        mutating: JSON = {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration",
             "metadata": {"name": MUTATING_CONFIGURATION, "labels": DEMO_LABELS},
@@ -393,28 +376,8 @@ class Installer:
                 }
             ],
         }
-        for body, create, read, replace in (
-            (
-                validating,
-                adm.create_validating_webhook_configuration,
-                adm.read_validating_webhook_configuration,
-                adm.replace_validating_webhook_configuration,
-            ),
-            (
-                mutating,
-                adm.create_mutating_webhook_configuration,
-                adm.read_mutating_webhook_configuration,
-                adm.replace_mutating_webhook_configuration,
-            ),
-        ):
-            name = body["metadata"]["name"]
-            try:
-                create(body)
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise InstallError(f"cannot create webhook configuration {name}: {_reason(exc)}") from exc
-                body["metadata"]["resourceVersion"] = read(name).metadata.resource_version
-                replace(name, body)
+        self._create_or_replace(VALIDATING, validating)
+        self._create_or_replace(MUTATING, mutating)
 
     def _wait_webhooks_active(self) -> None:
         """Wait until the API server calls both webhooks (kube-apiserver loads them asynchronously).
@@ -422,8 +385,8 @@ class Installer:
         Probe: a dry-run RecurringJob without concurrency must come back mutated (10), and one with a
         one-letter name must be refused by the validator.
         """
-        custom: Any = client.CustomObjectsApi(self.api_client)
-        probe = {
+        path = k.RECURRING_JOBS.path(self.namespace)
+        probe: JSON = {
             "apiVersion": f"{LONGHORN_GROUP}/{LONGHORN_VERSION}",
             "kind": "RecurringJob",
             "metadata": {"name": "lhdesk-demo-webhook-probe"},
@@ -435,24 +398,16 @@ class Installer:
         while True:
             if not mutated:
                 try:
-                    answer = custom.create_namespaced_custom_object(
-                        LONGHORN_GROUP,
-                        LONGHORN_VERSION,
-                        self.namespace,
-                        "recurringjobs",
-                        probe,
-                        dry_run="All",
-                    )
+                    answer = self.kube.request("POST", path, query={"dryRun": "All"}, body=probe)
                     mutated = (answer.get("spec") or {}).get("concurrency") == 10
                 except ApiException as exc:
-                    logger.info("webhook probe: %s", _reason(exc))
+                    logger.debug("webhook probe: %s", _reason(exc))
             if not refused:
                 try:
-                    custom.create_namespaced_custom_object(
-                        LONGHORN_GROUP, LONGHORN_VERSION, self.namespace, "recurringjobs", bad, dry_run="All"
-                    )
+                    self.kube.request("POST", path, query={"dryRun": "All"}, body=bad)
                 except ApiException as exc:
-                    refused = "validator.longhorn.io" in (exc.body or "")
+                    # Only the validator refuses a one-letter name (a valid object name otherwise).
+                    refused = exc.status == 422
             if mutated and refused:
                 return
             if time.monotonic() > deadline:
@@ -463,89 +418,54 @@ class Installer:
             time.sleep(0.05)
 
     def _settings(self) -> None:
-        custom: Any = client.CustomObjectsApi(self.api_client)
-
         def one(item: tuple[str, str]) -> None:
             name, value = item
-            body: Any = {
+            body = {
                 "apiVersion": f"{LONGHORN_GROUP}/{LONGHORN_VERSION}",
                 "kind": "Setting",
                 "metadata": {"name": name, "labels": DEMO_LABELS},
                 "value": value,
             }
-            try:
-                custom.create_namespaced_custom_object(
-                    LONGHORN_GROUP, LONGHORN_VERSION, self.namespace, "settings", body
-                )
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise InstallError(f"cannot create Setting {name}: {_reason(exc)}") from exc
-                custom.patch_namespaced_custom_object(
-                    LONGHORN_GROUP, LONGHORN_VERSION, self.namespace, "settings", name, {"value": value}
-                )
-            custom.patch_namespaced_custom_object_status(
-                LONGHORN_GROUP,
-                LONGHORN_VERSION,
-                self.namespace,
-                "settings",
-                name,
-                {"status": {"applied": True}},
+            if not self._create_if_missing(k.SETTINGS, body, self.namespace):
+                self.kube.merge_patch(k.SETTINGS, name, {"value": value}, self.namespace)
+            self.kube.merge_patch(
+                k.SETTINGS, name, {"status": {"applied": True}}, self.namespace, sub="status"
             )
 
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="install-settings") as pool:
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="install-settings") as pool:
             list(pool.map(one, settings_for(self.longhorn_version).items()))
 
     def _secret(self) -> None:
-        core: Any = client.CoreV1Api(self.api_client)
         data = {
-            k: base64.b64encode(v.encode()).decode("ascii")
-            for k, v in self.s3.credential_secret_data().items()
+            k_: base64.b64encode(v.encode()).decode("ascii")
+            for k_, v in self.s3.credential_secret_data().items()
         }
-        body: Any = {
+        body = {
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "Opaque",
             "metadata": {"name": CREDENTIAL_SECRET, "namespace": self.namespace, "labels": DEMO_LABELS},
             "data": data,
         }
-        try:
-            core.create_namespaced_secret(self.namespace, body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise InstallError(f"cannot create the S3 credential Secret: {_reason(exc)}") from exc
-            core.patch_namespaced_secret(CREDENTIAL_SECRET, self.namespace, {"data": data})
+        if not self._create_if_missing(k.SECRETS, body, self.namespace):
+            self.kube.merge_patch(k.SECRETS, CREDENTIAL_SECRET, {"data": data}, self.namespace)
 
     def _backup_target(self) -> None:
-        custom: Any = client.CustomObjectsApi(self.api_client)
         spec = {
             "backupTargetURL": self.s3.backup_target_url,
             "credentialSecret": CREDENTIAL_SECRET,
             "pollInterval": DEFAULT_POLL_INTERVAL,
         }
-        body: Any = {
+        body = {
             "apiVersion": f"{LONGHORN_GROUP}/{LONGHORN_VERSION}",
             "kind": "BackupTarget",
             "metadata": {"name": DEFAULT_BACKUP_TARGET, "labels": DEMO_LABELS},
             "spec": spec,
         }
-        try:
-            custom.create_namespaced_custom_object(
-                LONGHORN_GROUP, LONGHORN_VERSION, self.namespace, "backuptargets", body
-            )
-        except ApiException as exc:
-            if exc.status != 409:
-                raise InstallError(f"cannot create BackupTarget default: {_reason(exc)}") from exc
-            custom.patch_namespaced_custom_object(
-                LONGHORN_GROUP,
-                LONGHORN_VERSION,
-                self.namespace,
-                "backuptargets",
-                DEFAULT_BACKUP_TARGET,
-                {"spec": spec},
-            )
+        if not self._create_if_missing(k.BACKUP_TARGETS, body, self.namespace):
+            self.kube.merge_patch(k.BACKUP_TARGETS, DEFAULT_BACKUP_TARGET, {"spec": spec}, self.namespace)
 
     def _configmaps(self) -> None:
-        core: Any = client.CoreV1Api(self.api_client)
         default_resource = (
             f'"backup-target": "{self.s3.backup_target_url}"\n'
             f'"backup-target-credential-secret": "{CREDENTIAL_SECRET}"\n'
@@ -555,22 +475,18 @@ class Installer:
             ("longhorn-default-setting", "default-setting.yaml", ""),
             ("longhorn-default-resource", "default-resource.yaml", default_resource),
         ):
-            body: Any = {
+            body = {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
                 "metadata": {"name": name, "namespace": self.namespace, "labels": DEMO_LABELS},
                 "data": {key: text},
             }
-            try:
-                core.create_namespaced_config_map(self.namespace, body)
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise InstallError(f"cannot create ConfigMap {name}: {_reason(exc)}") from exc
+            self._create_if_missing(k.CONFIG_MAPS, body, self.namespace)
 
 
-def _established(crd: Any) -> bool:
-    conditions = (crd.status.conditions if crd.status else None) or []
-    return any(c.type == "Established" and c.status == "True" for c in conditions)
+def _established(crd: Mapping[str, Any]) -> bool:
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 def _reason(exc: ApiException) -> str:

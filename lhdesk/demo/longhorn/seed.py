@@ -30,12 +30,14 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from kubernetes import client
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from lhdesk.core import backupstore as bs
 from lhdesk.core.versions import Capabilities
 from lhdesk.demo.longhorn.admission import LONGHORN_GROUP, LONGHORN_VERSION
+from lhdesk.demo.longhorn.controllers import kube as k
+from lhdesk.demo.longhorn.controllers.kube import Kube, Resource
 from lhdesk.demo.longhorn.install import DEMO_LABELS
 from lhdesk.demo.s3 import S3Config
 from lhdesk.demo.s3 import client as s3_client
@@ -49,6 +51,12 @@ LABEL_RECURRING_JOB_SYSTEM_BACKUP = "recurring-job.longhorn.io/system-backup"
 LABEL_VERSION = "longhorn.io/version"
 DEFAULT_GROUP_LABEL = "recurring-job-group.longhorn.io/default"
 SYSTEM_BACKUP_JOB = "system-backup-nightly"
+_KINDS = {
+    "volumes": "Volume",
+    "recurringjobs": "RecurringJob",
+    "systembackups": "SystemBackup",
+    "systemrestores": "SystemRestore",
+}
 _SEED_UUID_NS = uuid.UUID("6f0c1a52-8a8e-4a5e-9d3c-2b7f5e4c1d90")
 
 
@@ -249,7 +257,7 @@ class Seeder:
 
     def __init__(
         self,
-        api_client: client.ApiClient,
+        api_client: ApiClient,
         s3: S3Config,
         *,
         longhorn_version: str,
@@ -259,9 +267,7 @@ class Seeder:
         history_timeout: float = 300.0,
     ) -> None:
         self._api = api_client
-        self._custom: Any = client.CustomObjectsApi(api_client)
-        self._core: Any = client.CoreV1Api(api_client)
-        self._storage: Any = client.StorageV1Api(api_client)
+        self._kube = Kube(api_client)
         self._s3 = s3
         self.version = longhorn_version
         self.namespace = namespace
@@ -272,22 +278,20 @@ class Seeder:
 
     # --- helpers ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _res(plural: str) -> Resource:
+        return Resource(LONGHORN_GROUP, LONGHORN_VERSION, plural, _KINDS[plural])
+
     def _lh_create(self, plural: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        obj: dict[str, Any] = self._custom.create_namespaced_custom_object(
-            LONGHORN_GROUP, LONGHORN_VERSION, self.namespace, plural, body
-        )
-        return obj
+        return self._kube.create(self._res(plural), dict(body), self.namespace)
 
     def _lh_status(self, plural: str, name: str, status: Mapping[str, Any]) -> None:
-        self._custom.patch_namespaced_custom_object_status(
-            LONGHORN_GROUP, LONGHORN_VERSION, self.namespace, plural, name, {"status": status}
+        self._kube.merge_patch(
+            self._res(plural), name, {"status": dict(status)}, self.namespace, sub="status"
         )
 
     def _lh_list(self, plural: str, label_selector: str = "") -> list[dict[str, Any]]:
-        body = self._custom.list_namespaced_custom_object(
-            LONGHORN_GROUP, LONGHORN_VERSION, self.namespace, plural, label_selector=label_selector
-        )
-        return list(body.get("items") or [])
+        return self._kube.items(self._res(plural), self.namespace, label_selector=label_selector)
 
     @staticmethod
     def _ignore_conflict(call: Callable[[], Any]) -> None:
@@ -326,13 +330,15 @@ class Seeder:
         logger.info("seeded volumes, claims and recurring jobs in %.2f s", time.monotonic() - began)
 
     def _create_namespace(self, name: str) -> None:
-        self._core.create_namespace(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": DEMO_LABELS}}
+        self._kube.create(
+            k.NAMESPACES,
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": DEMO_LABELS}},
         )
 
     def _create_storage_class(self, name: str, parameters: dict[str, str], default: bool) -> None:
         annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
-        self._storage.create_storage_class(
+        self._kube.create(
+            k.STORAGE_CLASSES,
             {
                 "apiVersion": "storage.k8s.io/v1",
                 "kind": "StorageClass",
@@ -342,7 +348,7 @@ class Seeder:
                 "reclaimPolicy": "Delete",
                 "allowVolumeExpansion": True,
                 "volumeBindingMode": "Immediate",
-            }
+            },
         )
 
     def _create_volume(self, seed: VolumeSeed) -> None:
@@ -477,8 +483,8 @@ class Seeder:
                 },
             },
         }
-        self._ignore_conflict(lambda: self._core.create_persistent_volume(body))
-        self._core.patch_persistent_volume_status(seed.name, {"status": {"phase": "Bound"}})
+        self._ignore_conflict(lambda: self._kube.create(k.PERSISTENT_VOLUMES, body))
+        self._kube.merge_patch(k.PERSISTENT_VOLUMES, seed.name, {"status": {"phase": "Bound"}}, sub="status")
 
     def _create_pvc(self, seed: VolumeSeed) -> None:
         access = {"rwo": "ReadWriteOnce", "rwop": "ReadWriteOncePod", "rwx": "ReadWriteMany"}[
@@ -506,12 +512,10 @@ class Seeder:
                 "volumeName": seed.name,
             },
         }
-        self._ignore_conflict(
-            lambda: self._core.create_namespaced_persistent_volume_claim(seed.namespace, body)
-        )
-        self._core.patch_namespaced_persistent_volume_claim_status(
+        self._ignore_conflict(lambda: self._kube.create(k.PERSISTENT_VOLUME_CLAIMS, body, seed.namespace))
+        self._kube.merge_patch(
+            k.PERSISTENT_VOLUME_CLAIMS,
             seed.pvc,
-            seed.namespace,
             {
                 "status": {
                     "phase": "Bound",
@@ -519,6 +523,8 @@ class Seeder:
                     "capacity": {"storage": f"{seed.size_gib}Gi"},
                 }
             },
+            seed.namespace,
+            sub="status",
         )
 
     def _create_job(self, spec: Mapping[str, Any]) -> None:
@@ -595,13 +601,8 @@ class Seeder:
         return name
 
     def _request_target_sync(self) -> None:
-        self._custom.patch_namespaced_custom_object(
-            LONGHORN_GROUP,
-            LONGHORN_VERSION,
-            self.namespace,
-            "backuptargets",
-            "default",
-            {"spec": {"syncRequestedAt": _ts(datetime.now(UTC))}},
+        self._kube.merge_patch(
+            k.BACKUP_TARGETS, "default", {"spec": {"syncRequestedAt": _ts(datetime.now(UTC))}}, self.namespace
         )
 
     def _create_system_backup(self, name: str, policy: str, labels: Mapping[str, str]) -> None:

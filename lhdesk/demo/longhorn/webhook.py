@@ -19,15 +19,14 @@ import threading
 from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
-from kubernetes import client
+import urllib3
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from lhdesk.demo.longhorn.admission import (
-    LONGHORN_GROUP,
-    LONGHORN_VERSION,
     Admission,
     AdmissionDenied,
     AdmissionRequest,
@@ -36,6 +35,8 @@ from lhdesk.demo.longhorn.admission import (
     internal,
     review_response,
 )
+from lhdesk.demo.longhorn.controllers import kube as k
+from lhdesk.demo.longhorn.controllers.kube import Kube, Resource
 from lhdesk.demo.pki import CertificateAuthority
 
 logger = logging.getLogger(__name__)
@@ -63,68 +64,54 @@ def robfig_cron_check(expression: str) -> str | None:
 
 
 class KubernetesReader:
-    """:class:`~lhdesk.demo.longhorn.admission.ClusterReader` over the ``kubernetes`` client."""
+    """:class:`~lhdesk.demo.longhorn.admission.ClusterReader` over the ``kubernetes`` client (raw JSON)."""
 
-    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
-        self._custom = client.CustomObjectsApi(api_client)
-        self._core = client.CoreV1Api(api_client)
+    def __init__(self, api_client: ApiClient, namespace: str) -> None:
+        self._kube = Kube(api_client, request_timeout=8.0)
         self._namespace = namespace
 
-    def _get(self, plural: str, name: str) -> Mapping[str, Any] | None:
+    def _get(self, res: Resource, name: str) -> Mapping[str, Any] | None:
         try:
-            obj = self._custom.get_namespaced_custom_object(
-                LONGHORN_GROUP, LONGHORN_VERSION, self._namespace, plural, name
-            )
+            return self._kube.get(res, name, self._namespace)
         except ApiException as exc:
-            if exc.status == 404:
-                return None
             raise ClusterError(_api_error_text(exc)) from exc
-        except OSError as exc:
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
             raise ClusterError(str(exc)) from exc
-        return cast("Mapping[str, Any]", obj)
 
-    def _list(self, plural: str, label_selector: str = "") -> list[Mapping[str, Any]]:
+    def _list(self, res: Resource, label_selector: str = "") -> list[Mapping[str, Any]]:
         try:
-            body: Any = self._custom.list_namespaced_custom_object(
-                LONGHORN_GROUP, LONGHORN_VERSION, self._namespace, plural, label_selector=label_selector
-            )
+            return list(self._kube.items(res, self._namespace, label_selector=label_selector))
         except ApiException as exc:
             if exc.status == 404:
                 # The CRD is not installed: nothing of that kind exists.
                 return []
             raise ClusterError(_api_error_text(exc)) from exc
-        except OSError as exc:
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
             raise ClusterError(str(exc)) from exc
-        return list(body.get("items") or [])
 
     def get_setting(self, name: str) -> Mapping[str, Any] | None:
-        return self._get("settings", name)
+        return self._get(k.SETTINGS, name)
 
     def get_backup_target(self, name: str) -> Mapping[str, Any] | None:
-        return self._get("backuptargets", name)
+        return self._get(k.BACKUP_TARGETS, name)
 
     def list_backup_targets(self) -> list[Mapping[str, Any]]:
-        return self._list("backuptargets")
+        return self._list(k.BACKUP_TARGETS)
 
     def get_secret_data(self, name: str) -> Mapping[str, bytes] | None:
-        try:
-            secret = self._core.read_namespaced_secret(name, self._namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise ClusterError(_api_error_text(exc)) from exc
-        except OSError as exc:
-            raise ClusterError(str(exc)) from exc
-        return {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+        secret = self._get(k.SECRETS, name)
+        if secret is None:
+            return None
+        return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
 
     def list_volumes(self) -> list[Mapping[str, Any]]:
-        return self._list("volumes")
+        return self._list(k.VOLUMES)
 
     def list_system_restores(self, label_selector: str) -> list[Mapping[str, Any]]:
-        return self._list("systemrestores", label_selector)
+        return self._list(k.SYSTEM_RESTORES, label_selector)
 
     def get_system_backup(self, name: str) -> Mapping[str, Any] | None:
-        return self._get("systembackups", name)
+        return self._get(k.SYSTEM_BACKUPS, name)
 
 
 def _api_error_text(exc: ApiException) -> str:
@@ -227,7 +214,7 @@ class WebhookServer:
 
     def __init__(
         self,
-        api_client: client.ApiClient,
+        api_client: ApiClient,
         namespace: str = "longhorn-system",
         *,
         longhorn_version: str = "v1.12.1",

@@ -190,10 +190,12 @@ def test_attach_refuses_a_cluster_running_longhorn_manager(bare_kubeconfig: Path
     api = _admin(bare_kubeconfig)
     try:
         apps = client.AppsV1Api(api)
+        # Its own namespace: a controller-less kube-apiserver creates "default" a moment after it is ready.
+        client.CoreV1Api(api).create_namespace({"metadata": {"name": "storage"}})
         daemonset = {
             "apiVersion": "apps/v1",
             "kind": "DaemonSet",
-            "metadata": {"name": "longhorn-manager", "namespace": "default"},
+            "metadata": {"name": "longhorn-manager", "namespace": "storage"},
             "spec": {
                 "selector": {"matchLabels": {"app": "longhorn-manager"}},
                 "template": {
@@ -207,13 +209,13 @@ def test_attach_refuses_a_cluster_running_longhorn_manager(bare_kubeconfig: Path
             },
         }
         try:
-            apps.create_namespaced_daemon_set("default", daemonset)
+            apps.create_namespaced_daemon_set("storage", daemonset)
         except ApiException as exc:
             if exc.status == 404:
                 pytest.skip("this API server does not serve apps/v1 DaemonSets")
             raise
         cluster = DemoCluster.attach(bare_kubeconfig, workdir=tmp_path / "attach", seed="none")
-        with pytest.raises(RealLonghornError, match="DaemonSet default/longhorn-manager"):
+        with pytest.raises(RealLonghornError, match="DaemonSet storage/longhorn-manager"):
             cluster.start()
     finally:
         api.close()
