@@ -48,6 +48,10 @@ _WATCHED = (
 class Simulator:
     """longhorn-manager's controllers for one Longhorn namespace.
 
+    ``watch_timeout`` is the server-side timeout of each watch request; a watch that ends is resumed
+    from its last resourceVersion. ``stop()`` cuts open watches at once; the timeout bounds how long a
+    watch whose response has not started yet can hold ``stop()`` up.
+
     ``speed`` divides every Longhorn duration (state steps of ~1 s, polls, waits). Cron schedules run
     on the real UTC clock unless ``scale_cron`` is set (tests), then cron time runs ``speed`` times
     faster from ``start()``. ``s3`` supplies the endpoint when the credential secret has no
@@ -64,13 +68,16 @@ class Simulator:
         *,
         node_id: str = "lhdesk-demo-node",
         scale_cron: bool = False,
-        watch_timeout: int = 60,
+        watch_timeout: int = 10,
     ) -> None:
         self.faults = faults if faults is not None else SimulatorFaults()
         # An ApiClient of its own (same server, credentials and TLS): a connection pool sized for the
         # simulator's threads, closed by stop().
         configuration = copy.copy(api_client.configuration)
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
+        # The informers and controllers retry themselves (with backoff, from the last resourceVersion);
+        # urllib3's own retries would only hide a server that went away.
+        configuration.retries = False
         self._api_client = ApiClient(configuration)
         self.ctx = Context(
             kube=Kube(self._api_client),
@@ -168,11 +175,19 @@ class Simulator:
         for controller in self._controllers:
             controller.stop()
         self.recurring_jobs.stop()
+        deadline = time.monotonic() + 10.0
         for informer in self.ctx.informers.values():
-            informer.join(10.0)
+            informer.join(max(0.1, deadline - time.monotonic()))
         for controller in self._controllers:
-            controller.join(10.0)
-        self.recurring_jobs.join(10.0)
+            controller.join(max(0.1, deadline - time.monotonic()))
+        self.recurring_jobs.join(max(0.1, deadline - time.monotonic()))
+        alive = [
+            *(f"watch {i.res.plural}" for i in self.ctx.informers.values() if i.is_alive()),
+            *(c.name for c in self._controllers if c.is_alive()),
+            *(["recurring jobs"] if self.recurring_jobs.is_alive() else []),
+        ]
+        if alive:
+            log.warning("simulator threads still running after stop: %s", ", ".join(alive))
         api_client: Any = self._api_client  # the client's methods carry no annotations
         api_client.close()
         log.info("simulator in namespace %s stopped", self.ctx.namespace)

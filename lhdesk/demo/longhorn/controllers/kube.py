@@ -404,6 +404,9 @@ class Informer:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def _emit(self, event_type: str, obj: JSON) -> None:
         for handler in self._handlers:
             try:

@@ -122,6 +122,11 @@ class RecurringJobRunner:
         for thread in running:
             thread.join(timeout)
 
+    def is_alive(self) -> bool:
+        with self._cond:
+            running = [t for t in self._running.values() if t.is_alive()]
+        return bool(running) or (self._thread is not None and self._thread.is_alive())
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait for the runs going now to end (a deleted job starts no new one); True if they did."""
         with self._cond:

@@ -137,6 +137,9 @@ class Controller(ABC):
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         while True:
             key = self.queue.get()
