@@ -97,3 +97,54 @@ def _no_leaked_qthreads(request: pytest.FixtureRequest) -> Iterator[None]:
         leaked.append("the global QThreadPool")
     if leaked:
         pytest.fail(f"{request.node.nodeid} left {len(leaked)} QThread(s) running: {leaked!r}", pytrace=False)
+
+
+# -- the demo cluster, on both API servers ------------------------------------------------------
+
+BACKENDS = ("builtin", "real")
+
+
+def backend_unavailable(backend: str) -> str | None:
+    """Why ``backend`` cannot run on this machine, or None."""
+    if backend == "real":
+        from lhdesk.demo.realapi import cache_dir, is_built
+
+        if not is_built():
+            return (
+                f"the real kube-apiserver is not built in {cache_dir()} (run: scripts/kube-apiserver build)"
+            )
+    return None
+
+
+def require_backend(backend: str) -> None:
+    """Skip when ``backend`` cannot run here; in CI (or with LHDESK_REQUIRE_REAL_API) fail instead."""
+    reason = backend_unavailable(backend)
+    if reason is None:
+        return
+    if os.environ.get("CI") or os.environ.get("LHDESK_REQUIRE_REAL_API"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def demo_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """A seeded demo cluster (Longhorn v1.12.1, speed 10), started once per backend per session.
+
+    Every integration test that talks to a cluster uses this fixture, so it runs against the
+    built-in API server and against a real kube-apiserver alike.
+    """
+    from lhdesk.demo.cluster import DemoCluster
+
+    backend = str(request.param)
+    require_backend(backend)
+    cluster = DemoCluster(
+        tmp_path_factory.mktemp(f"demo-{backend}"), backend=backend, seed="small", speed=10.0
+    )
+    cluster.start()
+    try:
+        assert cluster.wait_seeded(180), "the demo cluster's seed did not finish"
+        yield cluster
+    finally:
+        cluster.stop()

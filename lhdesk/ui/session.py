@@ -94,6 +94,8 @@ class ClusterSession(QObject):
     @Slot()
     def reload(self) -> None:
         """Read the kubeconfig files again (off the GUI thread)."""
+        if self._tasks.closed:  # a file change noticed while the app shuts down
+            return
         self._tasks.submit(
             self._load, self._on_loaded, self._on_load_failed, description="Reading kubeconfig"
         )

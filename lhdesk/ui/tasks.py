@@ -119,6 +119,10 @@ class TaskRunner(QObject):
         self.busy_changed.emit(self.running())
         return handle
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def running(self) -> list[str]:
         return [h.description for h in self._pending.values()]
 
