@@ -42,3 +42,43 @@ def test_transient_api_errors_are_retried(lh: Longhorn) -> None:
         _ready(lh, "flaky")
     finally:
         api.faults.clear_error(prefix)
+
+
+def test_restore_skips_the_pv_of_a_volume_it_could_not_create(lh: Longhorn) -> None:
+    from kubernetes import client
+
+    api = lh.stack.api
+    core = client.CoreV1Api(lh.stack.api_client)
+    tag = lh.namespace
+    client.StorageV1Api(lh.stack.api_client).create_storage_class(
+        {"metadata": {"name": f"sc-{tag}"}, "provisioner": "driver.longhorn.io"}
+    )
+    lh.add_volume("vol-r")
+    core.create_persistent_volume(
+        {
+            "metadata": {"name": f"pv-{tag}"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": f"sc-{tag}",
+                "csi": {"driver": "driver.longhorn.io", "volumeHandle": "vol-r"},
+            },
+        }
+    )
+    _ready(lh, "with-pv")
+    lh.delete("volumes", "vol-r")
+    core.delete_persistent_volume(f"pv-{tag}")
+    prefix = f"/apis/longhorn.io/v1beta2/namespaces/{lh.namespace}/volumes"
+    api.faults.set_error(prefix, 500, methods=["POST"], message="injected")
+    try:
+        lh.create("systemrestores", {"metadata": {"name": "restore-pv"}, "spec": {"systemBackup": "with-pv"}})
+        restore = lh.wait_state("systemrestores", "restore-pv", "Completed", "Error", timeout=30)
+    finally:
+        api.faults.clear_error(prefix)
+    (condition,) = restore["status"]["conditions"]
+    assert condition["reason"] == "Restore"
+    assert "failed to restore Volume vol-r" in condition["message"]
+    names = {pv.metadata.name for pv in core.list_persistent_volume().items}
+    assert f"pv-{tag}" not in names
+    reasons = {e.reason for e in core.list_namespaced_event(lh.namespace).items}
+    assert "SkippedPersistentVolume" in reasons

@@ -296,13 +296,33 @@ class SystemRestoreController(Controller):
 
     def _restore_all(self, restore: JSON, objects: dict[str, list[JSON]], source: str) -> list[str]:
         errors: list[str] = []
+        failed_volumes: set[str] = set()
+        skipped_pvs: set[str] = set()
         for kinds in _ORDER:
             for kind in kinds:
                 for item in objects.get(kind, []):
+                    name = k.name_of(item)
+                    # The PV and PVC of a Volume that could not be created are skipped, with a warning.
+                    volume = _pv_volume(item) if kind == "PersistentVolume" else ""
+                    claimed = (
+                        str(k.spec_of(item).get("volumeName") or "")
+                        if kind == "PersistentVolumeClaim"
+                        else ""
+                    )
+                    if volume in failed_volumes or claimed in skipped_pvs:
+                        if kind == "PersistentVolume":
+                            skipped_pvs.add(name)
+                        message = f"Skipped restoring {kind} {name}: its Longhorn volume was not restored"
+                        self.ctx.event(
+                            k.SYSTEM_RESTORES, restore, "Warning", f"Skipped{kind}", message, COMPONENT
+                        )
+                        continue
                     try:
                         self._restore_one(restore, kind, item, source)
                     except Exception as exc:
-                        errors.append(f"failed to restore {kind} {k.name_of(item)}: {_short(exc)}")
+                        errors.append(f"failed to restore {kind} {name}: {_short(exc)}")
+                        if kind == "Volume":
+                            failed_volumes.add(name)
         return errors
 
     def _restore_one(self, restore: JSON, kind: str, item: JSON, source: str) -> None:
@@ -393,6 +413,12 @@ def _by_kind(lists: dict[str, JSON]) -> dict[str, list[JSON]]:
             if isinstance(item, dict):
                 found.setdefault(str(item.get("kind") or kind), []).append(item)
     return found
+
+
+def _pv_volume(pv: JSON) -> str:
+    """The Longhorn volume behind a PV (its CSI volume handle)."""
+    csi = k.spec_of(pv).get("csi") or {}
+    return str(csi.get("volumeHandle") or "") if isinstance(csi, dict) else ""
 
 
 def _clean(item: JSON, res: Resource) -> JSON:
