@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lhdesk.commands.jobs",
     "lhdesk.commands.schedules",
     "lhdesk.commands.contexts",
+    "lhdesk.commands.demo",
 )
 
 
