@@ -698,7 +698,38 @@ def builtin_types() -> list[ResourceType]:
             ),
         )
     )
-    # apiregistration/apps/... are not served; the groups below are.
+    # apps/v1 workloads are stored and served, but nothing runs them (no controllers, no pods).
+    workload_schema = root({"spec": ANY_OBJ, "status": ANY_OBJ})
+    t.append(
+        ResourceType(
+            "apps",
+            "v1",
+            "daemonsets",
+            "DaemonSet",
+            True,
+            short_names=("ds",),
+            categories=("all",),
+            status=True,
+            generation=True,
+            prepare=_keep_status({}),
+            schema=workload_schema,
+        )
+    )
+    t.append(
+        ResourceType(
+            "apps",
+            "v1",
+            "deployments",
+            "Deployment",
+            True,
+            short_names=("deploy",),
+            categories=("all",),
+            status=True,
+            generation=True,
+            prepare=_keep_status({}),
+            schema=workload_schema,
+        )
+    )
     t.append(
         ResourceType(
             "authentication.k8s.io",

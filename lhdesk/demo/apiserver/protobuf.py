@@ -95,7 +95,64 @@ RESOURCE_ATTRIBUTES: Schema = {
 }
 NON_RESOURCE_ATTRIBUTES: Schema = {1: ("path", "string", False), 2: ("verb", "string", False)}
 
+# Pod templates: only what ``kubectl create deployment`` fills in (other fields are not decoded).
+CONTAINER_PORT: Schema = {
+    1: ("name", "string", False),
+    2: ("hostPort", "int", False),
+    3: ("containerPort", "int", False),
+    4: ("protocol", "string", False),
+}
+ENV_VAR: Schema = {1: ("name", "string", False), 2: ("value", "string", False)}
+CONTAINER: Schema = {
+    1: ("name", "string", False),
+    2: ("image", "string", False),
+    3: ("command", "string", True),
+    4: ("args", "string", True),
+    5: ("workingDir", "string", False),
+    6: ("ports", CONTAINER_PORT, True),
+    7: ("env", ENV_VAR, True),
+    14: ("imagePullPolicy", "string", False),
+}
+POD_SPEC: Schema = {
+    2: ("containers", CONTAINER, True),
+    3: ("restartPolicy", "string", False),
+    4: ("terminationGracePeriodSeconds", "int", False),
+    6: ("dnsPolicy", "string", False),
+    7: ("nodeSelector", ("map", "string"), False),
+    8: ("serviceAccountName", "string", False),
+}
+POD_TEMPLATE: Schema = {1: ("metadata", OBJECT_META, False), 2: ("spec", POD_SPEC, False)}
+
 MESSAGES: dict[tuple[str, str], Schema] = {
+    ("apps/v1", "Deployment"): {
+        1: ("metadata", OBJECT_META, False),
+        2: (
+            "spec",
+            {
+                1: ("replicas", "int", False),
+                2: ("selector", LABEL_SELECTOR, False),
+                3: ("template", POD_TEMPLATE, False),
+                5: ("minReadySeconds", "int", False),
+                6: ("revisionHistoryLimit", "int", False),
+                7: ("paused", "bool", False),
+                9: ("progressDeadlineSeconds", "int", False),
+            },
+            False,
+        ),
+    },
+    ("apps/v1", "DaemonSet"): {
+        1: ("metadata", OBJECT_META, False),
+        2: (
+            "spec",
+            {
+                1: ("selector", LABEL_SELECTOR, False),
+                2: ("template", POD_TEMPLATE, False),
+                4: ("minReadySeconds", "int", False),
+                6: ("revisionHistoryLimit", "int", False),
+            },
+            False,
+        ),
+    },
     ("v1", "Namespace"): {
         1: ("metadata", OBJECT_META, False),
         2: ("spec", {1: ("finalizers", "string", True)}, False),
@@ -241,11 +298,13 @@ def _signed(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
-def _time(buf: bytes) -> str:
+def _time(buf: bytes) -> str | None:
     seconds = 0
     for number, _wire, value in _fields(buf):
         if number == 1:
             seconds = _signed(value)
+    if seconds == 0:
+        return None  # the zero time (JSON null)
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -279,7 +338,11 @@ def decode_message(buf: bytes, schema: Schema) -> dict[str, Any]:
         elif repeated:
             out.setdefault(name, []).append(_scalar(kind, value))
         else:
-            out[name] = _scalar(kind, value)
+            decoded = _scalar(kind, value)
+            # Go's generated protobuf writes zero values that its JSON form omits (omitempty).
+            if decoded in ("", 0, False, None) and not isinstance(kind, dict):
+                continue
+            out[name] = decoded
     return out
 
 

@@ -431,6 +431,45 @@ BUILTIN_TABLES: dict[str, tuple[list[Column], Printer]] = {
             _created(o),
         ],
     ),
+    "deployments": (
+        [dict(NAME_COLUMN), col("Ready"), col("Up-to-date", "integer"), col("Available", "integer"), AGE],
+        lambda o: [
+            _name(o),
+            f"{_get(o, 'status', 'readyReplicas', default=0)}/{_get(o, 'spec', 'replicas', default=1)}",
+            _get(o, "status", "updatedReplicas", default=0),
+            _get(o, "status", "availableReplicas", default=0),
+            _created(o),
+        ],
+    ),
+    "daemonsets": (
+        [
+            dict(NAME_COLUMN),
+            col("Desired", "integer"),
+            col("Current", "integer"),
+            col("Ready", "integer"),
+            col("Up-to-date", "integer"),
+            col("Available", "integer"),
+            col("Node Selector"),
+            AGE,
+        ],
+        lambda o: [
+            _name(o),
+            _get(o, "status", "desiredNumberScheduled", default=0),
+            _get(o, "status", "currentNumberScheduled", default=0),
+            _get(o, "status", "numberReady", default=0),
+            _get(o, "status", "updatedNumberScheduled", default=0),
+            _get(o, "status", "numberAvailable", default=0),
+            _none(
+                ",".join(
+                    f"{k}={v}"
+                    for k, v in sorted(
+                        (_get(o, "spec", "template", "spec", "nodeSelector", default={}) or {}).items()
+                    )
+                )
+            ),
+            _created(o),
+        ],
+    ),
     "leases": (
         [dict(NAME_COLUMN), col("Holder"), AGE],
         lambda o: [_name(o), _get(o, "spec", "holderIdentity", default=""), _created(o)],

@@ -230,3 +230,18 @@ def test_get_watch_streams_changes(demo: Any) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def test_typed_create_commands_send_protobuf_bodies(demo: Any) -> None:
+    # kubectl's typed clients send built-in objects as application/vnd.kubernetes.protobuf.
+    _ok(demo.kubectl("create", "namespace", "pb-ns"))
+    _ok(demo.kubectl("create", "configmap", "pb-cm", "--from-literal=a=b", "-n", "pb-ns"))
+    _ok(demo.kubectl("create", "secret", "generic", "pb-secret", "--from-literal=x=y", "-n", "pb-ns"))
+    _ok(demo.kubectl("create", "deployment", "pb-web", "--image=nginx", "--replicas=2", "-n", "pb-ns"))
+    cm = demo.core.read_namespaced_config_map("pb-cm", "pb-ns")
+    assert cm.data == {"a": "b"}
+    assert demo.core.read_namespaced_secret("pb-secret", "pb-ns").data == {"x": "eQ=="}
+    deploy = client.AppsV1Api(demo.api).read_namespaced_deployment("pb-web", "pb-ns")
+    assert deploy.spec.replicas == 2
+    assert deploy.spec.template.spec.containers[0].image == "nginx"
+    _ok(demo.kubectl("delete", "namespace", "pb-ns"))
