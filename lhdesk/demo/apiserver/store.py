@@ -66,8 +66,12 @@ class Store:
         self._rv = 0
         self._data: dict[Key, dict[ObjKey, dict[str, Any]]] = collections.defaultdict(dict)
         self._raw: dict[Key, dict[ObjKey, bytes]] = collections.defaultdict(dict)
-        self._history: collections.deque[Event] = collections.deque(maxlen=max(1, history))
-        self._compacted = 0  # events up to and including this rv are no longer in the history
+        # Like kube's watch cache, each resource keeps its own window of recent events, so a busy
+        # resource does not push another resource's watchers out of their window.
+        self._history_size = max(1, history)
+        self._history: dict[Key, collections.deque[Event]] = {}
+        # Per resource: events up to and including this rv are no longer in its window.
+        self._compacted: dict[Key, int] = collections.defaultdict(int)
         self._watchers: dict[Key, set[Watcher]] = collections.defaultdict(set)
 
     # ----------------------------------------------------------------- counters
@@ -134,9 +138,12 @@ class Store:
     # ----------------------------------------------------------------- writes
 
     def _emit(self, event: Event) -> None:
-        if len(self._history) == self._history.maxlen:
-            self._compacted = self._history[0].rv
-        self._history.append(event)
+        window = self._history.get(event.key)
+        if window is None:
+            window = self._history[event.key] = collections.deque(maxlen=self._history_size)
+        if len(window) == window.maxlen:
+            self._compacted[event.key] = window[0].rv
+        window.append(event)
         for w in list(self._watchers.get(event.key, ())):
             w.push(event)
 
@@ -171,6 +178,8 @@ class Store:
         with self.lock:
             self._data.pop(key, None)
             self._raw.pop(key, None)
+            self._history.pop(key, None)
+            self._compacted[key] = self._rv
             for w in list(self._watchers.pop(key, ())):
                 w.close()
 
@@ -187,9 +196,9 @@ class Store:
         with self.lock:
             backlog: list[Event] = []
             if since is not None and since < self._rv:
-                if since < self._compacted:
-                    raise gone(f"too old resource version: {since} ({self._compacted + 1})")
-                backlog = [e for e in self._history if e.rv > since and e.key == key]
+                if since < self._compacted[key]:
+                    raise gone(f"too old resource version: {since} ({self._compacted[key] + 1})")
+                backlog = [e for e in self._history.get(key, ()) if e.rv > since]
             elif initial:
                 items, _rv = self.items(key, namespace)
                 backlog = [Event(int(o["metadata"]["resourceVersion"]), "ADDED", key, o, None) for o in items]
@@ -212,7 +221,7 @@ class Store:
                 w.close(drop=drop)
             return len(all_w)
 
-    def history_window(self) -> tuple[int, int]:
-        """(oldest resourceVersion a watch may start from, current resourceVersion)."""
+    def history_window(self, key: Key) -> tuple[int, int]:
+        """(oldest resourceVersion a watch of ``key`` may start from, current resourceVersion)."""
         with self.lock:
-            return self._compacted, self._rv
+            return self._compacted[key], self._rv

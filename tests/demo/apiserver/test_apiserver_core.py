@@ -198,3 +198,41 @@ def test_watch_from_too_old_version_is_410(make_demo: Any) -> None:
         ):
             pass
     assert exc.value.status == 410
+
+
+def test_each_resource_keeps_its_own_watch_window(make_demo: Any) -> None:
+    d = make_demo(watch_history=10)
+    d.custom.create_namespaced_custom_object(GROUP, VERSION, NS, "recurringjobs", rj("quiet"))
+    rv = d.custom.list_namespaced_custom_object(GROUP, VERSION, NS, "recurringjobs")["metadata"][
+        "resourceVersion"
+    ]
+    for i in range(15):
+        d.custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            NS,
+            "settings",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Setting",
+                "metadata": {"name": f"busy-{i}"},
+                "value": "x",
+            },
+        )
+    d.custom.patch_namespaced_custom_object(
+        GROUP, VERSION, NS, "recurringjobs", "quiet", {"spec": {"retain": 2}}
+    )
+    w = watch.Watch()
+    seen = [
+        ev["type"]
+        for ev in w.stream(
+            d.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            NS,
+            "recurringjobs",
+            resource_version=rv,
+            timeout_seconds=1,
+        )
+    ]
+    assert seen == ["MODIFIED"]
