@@ -377,6 +377,7 @@ class Cluster:
         areq.name = meta["name"]
         self.admission.validate(areq)
         warnings.extend(areq.warnings)
+        schema.prune(o, rt.schema)
         okey_ns = namespace if rt.namespaced else ""
         with self.store.lock:
             if self.store.get(rt.key, okey_ns, meta["name"]) is not None:
@@ -397,7 +398,9 @@ class Cluster:
         o = copy.deepcopy(mutated)
         o["apiVersion"] = rt.api_version
         o["kind"] = rt.kind
-        schema.process(o, rt.schema)
+        # Like kube, a webhook's patch is defaulted but not pruned yet: validating webhooks see
+        # what the mutating ones wrote; unknown fields go when the object is stored.
+        schema.apply_defaults(o, rt.schema)
         return o
 
     @staticmethod
@@ -639,6 +642,7 @@ class Cluster:
             areq.obj = new
             self.admission.validate(areq)
             warnings.extend(areq.warnings)
+            schema.prune(new, rt.schema)
             with self.store.lock:
                 latest = self.store.get(rt.key, ns, name)
                 if latest is None:
