@@ -19,10 +19,12 @@ the backupstore, through S3. The seed has three parts:
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import yaml
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
@@ -650,7 +653,6 @@ class Seeder:
     def seed_large(self, system_backups: int = 10_000, s3_objects: int = 100_000) -> LargeSeedReport:
         """10,000 ``Ready`` SystemBackups with their archives, and volume backups: 100,000 S3 objects."""
         from lhdesk.demo.longhorn.controllers.archive import (
-            build_archive,
             engine_image_for,
             git_commit_for,
             lists_from_objects,
@@ -664,18 +666,18 @@ class Seeder:
         manager = manager_image_for(version)
         names = [f"bench-{i:05d}" for i in range(system_backups)]
         created = [self.now - timedelta(hours=system_backups - i) for i in range(system_backups)]
-        empty_lists = lists_from_objects(None)
+        meta = bs.SystemBackupMeta(
+            longhorn_version=version,
+            longhorn_git_commit=commit,
+            kubernetes_version="v1.31.0",
+            longhorn_namespace_uuid="",
+            system_backup_created_at=None,
+            manager_image=manager,
+        )
+        builder = _ArchiveBuilder(meta, lists_from_objects(None))
         items: list[tuple[str, bytes]] = []
         for name, when in zip(names, created, strict=True):
-            meta = bs.SystemBackupMeta(
-                longhorn_version=version,
-                longhorn_git_commit=commit,
-                kubernetes_version="v1.31.0",
-                longhorn_namespace_uuid="",
-                system_backup_created_at=None,
-                manager_image=manager,
-            )
-            archive = build_archive(name, meta, empty_lists)
+            archive = builder.build(name)
             cfg = bs.SystemBackupCfg(
                 name=name,
                 longhorn_version=version,
@@ -696,6 +698,15 @@ class Seeder:
         report.s3_seconds = time.monotonic() - put_began
 
         api_began = time.monotonic()
+        # The controllers are not running yet, so nobody has probed the target: the SystemBackup
+        # webhook would refuse every create. The bucket was just written to, so it is available.
+        self._kube.merge_patch(
+            k.BACKUP_TARGETS,
+            "default",
+            {"status": {"available": True, "lastSyncedAt": _ts(datetime.now(UTC)), "ownerID": NODE}},
+            self.namespace,
+            sub="status",
+        )
 
         def one(index: int) -> None:
             if self._stop.is_set():
@@ -803,6 +814,46 @@ class Seeder:
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="demo-seed-s3") as pool:
             list(pool.map(put, items))
         return "S3 PutObject"
+
+
+def _yaml(doc: Any) -> bytes:
+    return str(yaml.safe_dump(doc, default_flow_style=False, sort_keys=True, allow_unicode=True)).encode()
+
+
+class _ArchiveBuilder:
+    """Many archives that differ only in name, fast: the layout of ``controllers.archive.build_archive``
+    (folders, ``metadata.yaml``, one List per file), with every YAML document dumped once, not per archive
+    (dumping is 95 % of the 6 ms a ``build_archive`` call takes; 10,000 of them would take a minute)."""
+
+    def __init__(self, meta: bs.SystemBackupMeta, lists: Mapping[str, Any]) -> None:
+        self._meta = _yaml(meta.to_dict())
+        self._files = {key: _yaml(doc) for key, doc in lists.items()}
+        self._stamp = datetime.now(UTC).timetuple()[:6]
+
+    def build(self, name: str) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+
+            def add(path: str, data: bytes | None) -> None:
+                info = zipfile.ZipInfo(path, date_time=self._stamp)
+                if data is None:
+                    info.external_attr = (0o40755 << 16) | 0x10
+                    archive.writestr(info, b"")
+                else:
+                    info.external_attr = 0o100644 << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(info, data)
+
+            add(bs.archive_root(name), None)
+            add(bs.archive_metadata_path(name), self._meta)
+            add(f"{name}/{bs.ARCHIVE_YAMLS_DIR}/", None)
+            for group in bs.ARCHIVE_GROUPS:
+                add(f"{name}/{bs.ARCHIVE_YAMLS_DIR}/{group}/", None)
+                for stem in bs.ARCHIVE_FILES[group]:
+                    data = self._files.get(f"{group}/{stem}")
+                    if data is not None:
+                        add(bs.archive_yaml_path(name, group, stem), data)
+        return buffer.getvalue()
 
 
 def _moto_backend() -> Any:
