@@ -190,9 +190,6 @@ def _service_prepare(new: Obj, old: Obj | None) -> None:
         spec["clusterIPs"] = [ip]
     elif spec["clusterIP"] == "None":
         spec["clusterIPs"] = ["None"]
-    spec.setdefault("ipFamilies", ["IPv4"])
-    spec.setdefault("ipFamilyPolicy", "SingleStack")
-    spec.setdefault("internalTrafficPolicy", "Cluster")
     for port in spec.get("ports") or []:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
@@ -231,6 +228,59 @@ def _keep_status(default: Obj) -> Any:
             new["status"] = copy.deepcopy(old.get("status") or default)
 
     return prepare
+
+
+def _pod_template_defaults(spec: Obj) -> None:
+    pod = spec.setdefault("template", {}).setdefault("spec", {})
+    if isinstance(pod, dict):
+        pod.setdefault("restartPolicy", "Always")
+        pod.setdefault("terminationGracePeriodSeconds", 30)
+        pod.setdefault("dnsPolicy", "ClusterFirst")
+        pod.setdefault("securityContext", {})
+        pod.setdefault("schedulerName", "default-scheduler")
+        for c in pod.get("containers") or []:
+            if isinstance(c, dict):
+                c.setdefault("terminationMessagePath", "/dev/termination-log")
+                c.setdefault("terminationMessagePolicy", "File")
+                c.setdefault(
+                    "imagePullPolicy",
+                    "IfNotPresent"
+                    if ":" in str(c.get("image", "")).rsplit("/", 1)[-1]
+                    and not str(c.get("image", "")).endswith(":latest")
+                    else "Always",
+                )
+                c.setdefault("resources", {})
+
+
+def _deployment_prepare(new: Obj, old: Obj | None) -> None:
+    _keep_status({})(new, old)
+    spec = new.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault(
+        "strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+    )
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _pod_template_defaults(spec)
+
+
+def _daemonset_prepare(new: Obj, old: Obj | None) -> None:
+    # The typed DaemonSetStatus has four required counters; kube stores them as zeros.
+    _keep_status(
+        {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0}
+    )(new, old)
+    spec = new.setdefault("spec", {})
+    spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}})
+    spec.setdefault("revisionHistoryLimit", 10)
+    _pod_template_defaults(spec)
+    # The DaemonSet strategy counts template changes in an annotation.
+    meta = new.setdefault("metadata", {})
+    annotations = dict(meta.get("annotations") or {})
+    key = "deprecated.daemonset.template.generation"
+    previous = int((((old or {}).get("metadata") or {}).get("annotations") or {}).get(key) or 0)
+    changed = old is None or (old.get("spec") or {}).get("template") != spec.get("template")
+    annotations[key] = str(previous + 1 if changed else previous)
+    meta["annotations"] = annotations
 
 
 def _pv_prepare(new: Obj, old: Obj | None) -> None:
@@ -711,7 +761,7 @@ def builtin_types() -> list[ResourceType]:
             categories=("all",),
             status=True,
             generation=True,
-            prepare=_keep_status({}),
+            prepare=_daemonset_prepare,
             schema=workload_schema,
         )
     )
@@ -726,7 +776,7 @@ def builtin_types() -> list[ResourceType]:
             categories=("all",),
             status=True,
             generation=True,
-            prepare=_keep_status({}),
+            prepare=_deployment_prepare,
             schema=workload_schema,
         )
     )

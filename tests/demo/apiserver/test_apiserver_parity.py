@@ -201,6 +201,79 @@ STEPS: list[tuple[str, str, Any, dict[str, Any]]] = [
     ),
     ("DELETE", RJ + "/a", None, {}),
     ("DELETE", RJ + "/a", None, {}),
+    (
+        "POST",
+        f"/apis/apps/v1/namespaces/{NS}/daemonsets",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "longhorn-manager"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "lm"}},
+                "template": {
+                    "metadata": {"labels": {"app": "lm"}},
+                    "spec": {"containers": [{"name": "m", "image": "longhornio/longhorn-manager:v1.12.1"}]},
+                },
+            },
+        },
+        {},
+    ),
+    (
+        "POST",
+        f"/apis/apps/v1/namespaces/{NS}/deployments",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "ui"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "ui"}},
+                "template": {
+                    "metadata": {"labels": {"app": "ui"}},
+                    "spec": {"containers": [{"name": "u", "image": "ui"}]},
+                },
+            },
+        },
+        {},
+    ),
+    ("POST", f"/api/v1/namespaces/{NS}/serviceaccounts", {"metadata": {"name": "sa"}}, {}),
+    (
+        "POST",
+        f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases",
+        {"metadata": {"name": "lease"}, "spec": {"holderIdentity": "me"}},
+        {},
+    ),
+    (
+        "POST",
+        "/apis/storage.k8s.io/v1/storageclasses",
+        {"metadata": {"name": "sc"}, "provisioner": "d.io"},
+        {},
+    ),
+    ("PATCH", "/apis/storage.k8s.io/v1/storageclasses/sc", {"parameters": {"a": "b"}}, {"ctype": MERGE}),
+    (
+        "POST",
+        "/api/v1/persistentvolumes",
+        {
+            "metadata": {"name": "pv1"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "csi": {"driver": "driver.longhorn.io", "volumeHandle": "v1"},
+            },
+        },
+        {},
+    ),
+    (
+        "POST",
+        f"/api/v1/namespaces/{NS}/events",
+        {
+            "metadata": {"name": "e1"},
+            "involvedObject": {"kind": "RecurringJob", "name": "a", "namespace": NS},
+            "reason": "Test",
+            "message": "hello",
+            "type": "Normal",
+        },
+        {},
+    ),
 ]
 
 
