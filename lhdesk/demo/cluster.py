@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -137,7 +138,7 @@ class DemoCluster:
         kubeconfig: Path,
         context: str | None = None,
         *,
-        workdir: Path,
+        workdir: Path | None = None,
         longhorn_version: str = "v1.12.1",
         seed: SeedSize = "small",
         speed: float = 1.0,
@@ -147,11 +148,12 @@ class DemoCluster:
     ) -> DemoCluster:
         """A demo cluster that runs the simulated Longhorn against an existing cluster.
 
-        No API server is started. The API server must be able to reach the webhook on 127.0.0.1,
-        so the cluster has to run on this machine. A real Longhorn there makes ``start()`` refuse.
+        No API server is started and nothing is written to ``workdir``. The API server must be able
+        to reach the webhook on 127.0.0.1, so the cluster has to run on this machine. A real Longhorn
+        there makes ``start()`` refuse.
         """
         cluster = cls(
-            workdir,
+            workdir or Path(tempfile.gettempdir()) / "lhdesk-demo-attach",
             longhorn_version=longhorn_version,
             seed=seed,
             speed=speed,
@@ -269,7 +271,10 @@ class DemoCluster:
             raise DemoClusterError("the demo cluster is already started")
         self._started = True
         self._stop_event.clear()
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._seed_done.clear()
+        self._seed_error = None
+        if not self.attached:
+            self.workdir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
         steps: dict[str, float] = {}
         # S3 (moto takes a while to import and start) comes up alongside the API server and webhook.
