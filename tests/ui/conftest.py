@@ -11,6 +11,7 @@ page against the demo cluster is tested in tests/integration.
 from __future__ import annotations
 
 import copy
+import gc
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -36,6 +37,7 @@ class Call:
     plural: str
     name: str = ""
     dry_run: bool = False
+    body: dict[str, Any] | None = None
 
 
 @dataclass
@@ -154,7 +156,7 @@ class MemoryLonghorn:
     def create(self, plural: str, body: Mapping[str, Any], dry_run: bool = False) -> dict[str, Any]:
         with self._lock:
             name = str((body.get("metadata") or {}).get("name") or "")
-            self.calls.append(Call("create", plural, name, dry_run))
+            self.calls.append(Call("create", plural, name, dry_run, copy.deepcopy(dict(body))))
             self._maybe_refuse()
             if name in self._objects.get(plural, {}):
                 raise AlreadyExists(
@@ -172,7 +174,7 @@ class MemoryLonghorn:
         self, plural: str, name: str, body: Mapping[str, Any], dry_run: bool = False
     ) -> dict[str, Any]:
         with self._lock:
-            self.calls.append(Call("replace", plural, name, dry_run))
+            self.calls.append(Call("replace", plural, name, dry_run, copy.deepcopy(dict(body))))
             self._maybe_refuse()
             current = self._objects.get(plural, {}).get(name)
             if current is None:
@@ -299,3 +301,23 @@ def memory_longhorn() -> MemoryLonghorn:
 def make_job() -> Any:
     """``make_job(name, task="backup", cron="0 2 * * *", **spec)``: a stored RecurringJob manifest."""
     return recurring_job
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_gui_thread() -> Iterator[None]:
+    """Run Python's cycle collector only here, on the GUI thread, never during a test.
+
+    The collector runs on whichever thread happens to allocate when it is due: a watch thread,
+    a task of the runner. A widget or session that a finished test left in a reference cycle
+    (parentless, so owned by Python) would then be destroyed on that thread, which corrupts
+    Qt's heap and crashes a later test at random (seen here as "malloc(): mismatching
+    next->prev_size" in QPainter::begin). qutebrowser avoids the same crash in the app by
+    disabling automatic collection and collecting from a GUI-thread timer.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()

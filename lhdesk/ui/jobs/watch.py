@@ -113,6 +113,10 @@ class WatchWorker(QObject):
     def is_running(self) -> bool:
         return self._thread.isRunning()
 
+    def thread_object(self) -> QThread:
+        """The QThread this worker runs on (owned by the worker)."""
+        return self._thread
+
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -215,6 +219,7 @@ class WatchFeed(QObject):
         )
         self._pending: list[WatchEvent] = []
         self._closed = False
+        self._disposed = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(interval_ms)
@@ -238,14 +243,36 @@ class WatchFeed(QObject):
         self.worker.request_stop()
 
     def join(self, timeout_ms: int = 30_000) -> bool:
-        return self.worker.stop(timeout_ms)
+        """Wait for the worker's thread to end; then release the Qt objects (see ``dispose``)."""
+        if self._disposed:
+            return True
+        done = self.worker.stop(timeout_ms)
+        if done:
+            self.dispose()
+        return done
 
     def stop(self, timeout_ms: int = 30_000) -> bool:
         self.close()
         return self.join(timeout_ms)
 
     def is_finished(self) -> bool:
-        return not self.worker.is_running()
+        return self._disposed or not self.worker.is_running()
+
+    def dispose(self) -> None:
+        """Delete the worker, its thread and this feed on the GUI thread, once the thread has ended.
+
+        Python may collect unreachable objects on any thread that runs Python code (a watch
+        thread, a task); a Qt object it owns would then be destroyed on that thread. Handing
+        them to ``deleteLater`` ends their lives on the GUI thread instead.
+        """
+        if self._disposed or self.worker.is_running():
+            return
+        self._disposed = True
+        self._closed = True
+        self._timer.stop()
+        self.worker.thread_object().deleteLater()
+        self.worker.deleteLater()
+        self.deleteLater()
 
     @Slot(object)
     def _on_listed(self, items: tuple[dict[str, Any], ...]) -> None:
