@@ -218,6 +218,7 @@ class Application:
             return
 
         def grab() -> None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             ok = self.window.grab().save(path, "PNG")
             if ok:
                 log.info("screenshot written to %s", path)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["lhdesk", "tests", "bench"]
+SOURCES = ["lhdesk", "tests", "bench", "scripts"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

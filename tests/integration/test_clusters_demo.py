@@ -7,16 +7,13 @@ port, a wrong CA, a wrong token, a missing user and a missing login plugin. The 
 
 from __future__ import annotations
 
-import base64
-import socket
 from pathlib import Path
 
 import pytest
-import yaml
 from PySide6.QtWidgets import QTableView
 
 from lhdesk.demo.cluster import DemoCluster
-from lhdesk.demo.pki import CertificateAuthority
+from lhdesk.demo.fleet import MISSING_PLUGIN, STALE_TOKEN, write_fleet_kubeconfig
 from lhdesk.kube.kubeconfig import load_contexts
 from lhdesk.kube.probe import probe
 from lhdesk.logbuffer import RingBufferHandler
@@ -29,49 +26,6 @@ from lhdesk.ui.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fleet_kubeconfig(demo: DemoCluster, out: Path) -> Path:
-    """The demo's kubeconfig plus one broken context per failure a user can meet."""
-    doc = yaml.safe_load(demo.kubeconfig_path.read_text())
-    demo_cluster = doc["clusters"][0]
-    admin_user = next(u for u in doc["users"] if u["name"] == "demo-admin")
-    other_ca = base64.b64encode(CertificateAuthority.generate("someone-else").cert_pem).decode()
-    doc["clusters"] += [
-        {"name": "closed", "cluster": {"server": f"https://127.0.0.1:{closed_port()}"}},
-        {
-            "name": "wrong-ca",
-            "cluster": {"server": demo_cluster["cluster"]["server"], "certificate-authority-data": other_ca},
-        },
-    ]
-    doc["users"] += [
-        {"name": "stale", "user": {"token": "this-token-expired-long-ago"}},
-        {
-            "name": "cloud",
-            "user": {
-                "exec": {
-                    "apiVersion": "client.authentication.k8s.io/v1beta1",
-                    "command": "lhdesk-test-no-such-login-plugin",
-                }
-            },
-        },
-    ]
-    demo_name = demo_cluster["name"]
-    doc["contexts"] += [
-        {"name": "closed-port", "context": {"cluster": "closed", "user": admin_user["name"]}},
-        {"name": "wrong-ca", "context": {"cluster": "wrong-ca", "user": admin_user["name"]}},
-        {"name": "wrong-token", "context": {"cluster": demo_name, "user": "stale"}},
-        {"name": "missing-user", "context": {"cluster": demo_name, "user": "nobody"}},
-        {"name": "missing-plugin", "context": {"cluster": demo_name, "user": "cloud"}},
-    ]
-    out.write_text(yaml.safe_dump(doc))
-    return out
-
-
 EXPECTED = {
     "demo-admin": ("connected", "v1.12.1"),
     "demo-readonly": ("forbidden", "can read but not create"),
@@ -79,14 +33,14 @@ EXPECTED = {
     "wrong-ca": ("tls-error", "certificate"),
     "wrong-token": ("auth-required", ""),
     "missing-user": ("invalid", "nobody"),
-    "missing-plugin": ("auth-required", "lhdesk-test-no-such-login-plugin"),
+    "missing-plugin": ("auth-required", MISSING_PLUGIN),
 }
 
 
 def test_check_all_shows_every_state_with_an_actionable_message(
     qtbot, qsettings, task_runner, demo_cluster: DemoCluster, tmp_path: Path
 ) -> None:
-    config = fleet_kubeconfig(demo_cluster, tmp_path / "fleet")
+    config = write_fleet_kubeconfig(demo_cluster.kubeconfig_path, tmp_path / "fleet")
     settings = Settings(qsettings)
     session = ClusterSession(
         task_runner, lambda: load_contexts(config), lambda k, n: probe(k, n, timeout=5.0)
@@ -111,7 +65,7 @@ def test_check_all_shows_every_state_with_an_actionable_message(
             name,
             message,
         )
-        assert "this-token-expired-long-ago" not in message
+        assert STALE_TOKEN not in message
     admin = rows["demo-admin"]
     assert model.index(admin, Column.LONGHORN).data() == "v1.12.1"
     assert model.index(admin, Column.KUBERNETES).data().startswith("v1.")
