@@ -303,10 +303,10 @@ class HistoryColumn(enum.IntEnum):
     SCHEDULE = 1
     CONTEXT = 2
     OUTCOME = 3
-    BACKUP = 4
-    DURATION = 5
-    PRUNED = 6
-    MESSAGE = 7
+    MESSAGE = 4
+    BACKUP = 5
+    DURATION = 6
+    PRUNED = 7
 
 
 HISTORY_HEADERS = {
@@ -332,6 +332,16 @@ def _took(record: RunRecord) -> timedelta | None:
     if record.started is None or record.finished is None:
         return None
     return max(timedelta(0), record.finished - record.started)
+
+
+def short_message(record: RunRecord) -> str:
+    """The message without the backup name it usually starts with (the next column shows it)."""
+    text = record.message
+    if record.backup and text.startswith(record.backup + " "):
+        text = text[len(record.backup) + 1 :]
+        text = text[3:] if text.startswith("is ") else text
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 def _format_span(span: timedelta | None) -> str:
@@ -418,7 +428,7 @@ class RunHistoryModel(QAbstractTableModel):
                 HistoryColumn.BACKUP: r.backup,
                 HistoryColumn.DURATION: _format_span(_took(r)),
                 HistoryColumn.PRUNED: ", ".join(r.pruned),
-                HistoryColumn.MESSAGE: r.message,
+                HistoryColumn.MESSAGE: short_message(r),
             }
             return values[column]
         if role == SortRole:
@@ -438,6 +448,8 @@ class RunHistoryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column in (HistoryColumn.MESSAGE, HistoryColumn.OUTCOME):
                 return r.message
+            if column in (HistoryColumn.BACKUP, HistoryColumn.SCHEDULE):
+                return r.backup if column is HistoryColumn.BACKUP else self.schedule_label(r)
             if column is HistoryColumn.PRUNED and r.pruned:
                 return "Deleted by this run's retention:\n" + "\n".join(r.pruned)
         if role == Qt.ItemDataRole.ForegroundRole and column is HistoryColumn.OUTCOME:
@@ -949,6 +961,7 @@ class SchedulesPage(Page):
         self._jobs_pending = False
         self._dialog: QDialog | None = None
         self._pending_select: str | None = None
+        self._complete_picture = False
 
         # models and views
         self.model = SchedulesTableModel(self)
@@ -974,6 +987,16 @@ class SchedulesPage(Page):
         self.history_table.setSortingEnabled(True)
         self.history_table.sortByColumn(HistoryColumn.SLOT, Qt.SortOrder.DescendingOrder)
         self._setup_table(self.history_table, HistoryColumn.MESSAGE)
+        # Names are long; the message is what a reader wants: give it the room.
+        history_header = self.history_table.horizontalHeader()
+        for column, width in ((HistoryColumn.SCHEDULE, 170), (HistoryColumn.BACKUP, 150)):
+            history_header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            history_header.resizeSection(column, width)
+        self.history_table.setWordWrap(False)
+        self.run_details = QLabel(self)
+        self.run_details.setObjectName("runDetails")
+        self.run_details.setWordWrap(True)
+        self.run_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.history_schedule_filter = self._filter_combo("historyScheduleFilter", "Filter by schedule")
         self.history_context_filter = self._filter_combo("historyContextFilter", "Filter by context")
         self.history_outcome_filter = self._filter_combo("historyOutcomeFilter", "Filter by outcome")
@@ -1058,6 +1081,7 @@ class SchedulesPage(Page):
         filters.addStretch(1)
         history_layout.addLayout(filters)
         history_layout.addWidget(self.history_table)
+        history_layout.addWidget(self.run_details)
         upcoming_tab = QWidget(self)
         upcoming_layout = QVBoxLayout(upcoming_tab)
         upcoming_layout.addWidget(self.upcoming_notice)
@@ -1091,6 +1115,8 @@ class SchedulesPage(Page):
         # wiring
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         self.freshness_table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.history_table.selectionModel().selectionChanged.connect(self._show_run_details)
+        self.history_proxy.modelReset.connect(self._show_run_details)
         for combo in (self.history_schedule_filter, self.history_context_filter, self.history_outcome_filter):
             combo.currentIndexChanged.connect(self._apply_history_filter)
         host.run_started.connect(self._on_run_started)
@@ -1113,6 +1139,7 @@ class SchedulesPage(Page):
         self._clock_timer.start()
         self._on_host_status(host.status)
         self._update_actions()
+        self._show_run_details()
         self._load_snapshot()
         self._load_jobs()
 
@@ -1232,8 +1259,21 @@ class SchedulesPage(Page):
         self._maybe_loaded()
 
     def _maybe_loaded(self) -> None:
-        if self._snapshot is not None and not self._snapshot_pending and not self._jobs_pending:
+        ready = self._snapshot is not None and not self._snapshot_pending and not self._jobs_pending
+        if ready and self._complete_picture and self._session is not None:
+            # A picture shows the current cluster's RecurringJobs too, once the session knows it.
+            context = self._current_context()
+            ready = self._session.loaded and (
+                self._recurring_jobs is None or context is None or self._jobs_context == context
+            )
+        if ready and not self.is_loaded():
             self.mark_loaded()
+
+    def before_screenshot(self) -> None:
+        """Wait for the current cluster's RecurringJobs as well (they arrive after the contexts)."""
+        self._complete_picture = True
+        self._loaded = False
+        self._maybe_loaded()
 
     @Slot()
     def _recompute(self) -> None:
@@ -1290,6 +1330,29 @@ class SchedulesPage(Page):
             self.history_context_filter.currentData(),
             self.history_outcome_filter.currentData(),
         )
+
+    @Slot()
+    def _show_run_details(self) -> None:
+        record = self.selected_run()
+        if record is None:
+            self.run_details.setText("Select a run to read its whole message and what its retention deleted.")
+            return
+        parts = [
+            f"{record.outcome} · {self.history_model.schedule_label(record)} · {record.context} · "
+            f"slot {_short(record.slot)}",
+            record.message or "(no message)",
+        ]
+        if record.backup:
+            parts.append(f"System backup: {record.backup}")
+        if record.pruned:
+            parts.append("Retention deleted: " + ", ".join(record.pruned))
+        self.run_details.setText("\n".join(parts))
+
+    def selected_run(self) -> RunRecord | None:
+        rows = self.history_table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.history_model.record_at(self.history_proxy.mapToSource(rows[0]).row())
 
     # -- selection and actions ---------------------------------------------------------------
 
@@ -1528,6 +1591,7 @@ class SchedulesPage(Page):
         context = status.info.name if status is not None else None
         if context != self._jobs_context:
             self._load_jobs()
+        self._maybe_loaded()
         if context is not None:
             self.host.watch_contexts([context])
 

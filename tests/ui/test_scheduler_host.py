@@ -8,6 +8,7 @@ is tested in tests/integration/test_schedules_demo.py.
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
 
 from lhdesk.core.errors import AlreadyExists, NotFound
 from lhdesk.schedule.engine import ContextUnavailable, RunFinished, RunStarted, ScheduleChanged
@@ -160,6 +162,11 @@ def hosts(qapp: object) -> Iterator[list[SchedulerHost]]:
     yield made
     for host in made:
         assert host.stop(10_000)
+    # Delete them on the GUI thread, not whenever a cyclic GC in another thread gets to them.
+    for host in made:
+        host.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 def make_host(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QSystemTrayIcon
 
 from lhdesk.schedule.engine import RunFinished
@@ -128,6 +128,24 @@ def test_upcoming_and_freshness_models_pass_the_model_tester(qtmodeltester, qapp
     assert fresh.index(1, 1).data() == "1 hour"
 
 
+def test_history_messages_drop_the_backup_name_the_next_column_shows(qapp) -> None:
+    model = RunHistoryModel()
+    model.set_records(
+        [
+            record(message="lhdesk-x is Ready (started by Run now)"),
+            record(message="lhdesk-x failed: Upload: bucket gone", rid=2),
+            record(message="adopted lhdesk-x, created by an earlier attempt; it is Ready", rid=3),
+        ]
+    )
+    column = HistoryColumn.MESSAGE
+    assert [model.index(row, column).data() for row in range(3)] == [
+        "Ready (started by Run now)",
+        "Failed: Upload: bucket gone",
+        "adopted lhdesk-x, created by an earlier attempt; it is Ready",
+    ]
+    assert model.index(1, column).data(Qt.ItemDataRole.ToolTipRole) == "lhdesk-x failed: Upload: bucket gone"
+
+
 def test_slot_runs_anchor_every_at_the_epoch_like_the_engine() -> None:
     assert slot_runs("@every 2h", NOW, 2) == [
         datetime(2026, 3, 2, 10, 0, tzinfo=UTC) + timedelta(hours=2),
@@ -199,5 +217,8 @@ def test_tray_menu_shows_status_and_opens_the_window(qtbot, tmp_path) -> None:
         tray.set_unseen(3)
         assert tray.alerts_action.text() == "3 alerts to look at"
         tray.close()
+        for obj in (tray, host):
+            obj.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     finally:
         store.close()

@@ -8,6 +8,7 @@ The same page against the demo cluster is tested in tests/integration/test_sched
 from __future__ import annotations
 
 import copy
+import gc
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -129,12 +131,32 @@ JOBS = [
 
 class Built:
     def __init__(
-        self, window: MainWindow, page: SchedulesPage, host: SchedulerHost, notifier: Notifier
+        self,
+        window: MainWindow,
+        page: SchedulesPage,
+        host: SchedulerHost,
+        notifier: Notifier,
+        session: ClusterSession,
     ) -> None:
         self.window = window
         self.page = page
         self.host = host
         self.notifier = notifier
+        self.session = session
+
+
+def dispose(*objects: QObject) -> None:
+    """Delete Qt objects now, on the GUI thread.
+
+    Left to Python, an object caught in a reference cycle is freed by whichever thread runs the
+    cyclic GC next (a pool or the scheduler thread), and a QObject destroyed off its thread (the
+    session's file watcher) corrupts the event dispatcher.
+    """
+    for obj in objects:
+        if shiboken6.isValid(obj):  # qtbot may have deleted the window already
+            obj.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture
@@ -184,12 +206,17 @@ def build(qtbot, qsettings, task_runner, tmp_path, store, api) -> Iterator[Any]:
         with qtbot.waitSignal(host.status_changed, timeout=5000, check_params_cb=lambda s: s.state == state):
             host.start()
         qtbot.waitUntil(page.is_loaded)
-        keep.append(Built(window, page, host, notifier))
+        keep.append(Built(window, page, host, notifier, session))
         return keep[-1]
 
     yield make
     for host in hosts:
         assert host.stop(10_000)
+    # Join the pool before the store fixture closes the database a task may still be reading.
+    assert task_runner.shutdown(10_000)
+    for built in keep:
+        dispose(built.window, built.session, built.host)
+    keep.clear()
 
 
 def toolbar_click(qtbot, page: SchedulesPage, name: str) -> None:
@@ -441,6 +468,11 @@ def test_history_filters_by_schedule_context_and_outcome(qtbot, build, store) ->
     assert history.model().rowCount() == 1
     assert cell(history, 0, HistoryColumn.PRUNED) == "lhdesk-b-0"
     assert cell(history, 0, HistoryColumn.MESSAGE) == "boom"
+    rect = history.visualRect(history.model().index(0, HistoryColumn.MESSAGE))
+    qtbot.mouseClick(history.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    details = page.findChild(QLabel, "runDetails").text()
+    assert "boom" in details
+    assert "Retention deleted: lhdesk-b-0" in details
     outcome.setCurrentIndex(0)
     context = page.findChild(QComboBox, "historyContextFilter")
     context.setCurrentIndex(context.findData("lab"))
