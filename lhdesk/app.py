@@ -194,14 +194,16 @@ class Application:
         return probe(kset, name, timeout=PROBE_TIMEOUT_S)
 
     def shutdown(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.stop()
+        # Longer than one API read timeout (30 s), so a run stuck in a call still ends and joins.
+        joined = self.scheduler.stop(40_000) if self.scheduler is not None else True
         if self.tray is not None:
             self.tray.close()
-        self.tasks.shutdown()
-        self.api_factory.close()
-        if self.store is not None:
-            self.store.close()
+        drained = self.tasks.shutdown()
+        # Closing a database or client under a thread still using it can crash: leave them to the exit.
+        if joined and drained:
+            self.api_factory.close()
+            if self.store is not None:
+                self.store.close()
         if self.demo is not None:
             self.demo.stop()
         if self.demo_dir is not None:
