@@ -464,7 +464,8 @@ def test_system_backup_editor_shows_the_retention_forecast(
     qtbot.waitUntil(lambda: "Retention forecast" in label.text(), timeout=5000)
     text = label.text()
     assert "It deletes (oldest and failed first): sb-failed, sb-old." in text
-    assert "Kept: sb-mid, sb-new." in text
+    assert "It keeps: sb-mid, sb-new and the new one." in text
+    assert "this job has 4 finished system backups" in text
     assert "sb-running" in text
     assert "other-job" not in text
     set_spin(qtbot, child(editor, QSpinBox, "retainSpin"), 10)

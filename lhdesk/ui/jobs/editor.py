@@ -197,10 +197,14 @@ class IntValueEditor(QWidget):
         self.spin.setAccessibleName(info.key)
         self.spin.setValue(int(info.default) if info.default.isdigit() else 0)
         self.spin.valueChanged.connect(self.value_changed)
-        layout = QHBoxLayout(self)
+        self.explanation = _label(info.description, f"{_camel(info.key)}Explanation")
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.spin)
-        layout.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.spin)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addWidget(self.explanation)
 
     def value(self) -> str:
         return str(self.spin.value())
@@ -489,9 +493,10 @@ class ParametersEdit(QWidget):
         remove.setToolTip(f"Remove {key} (absent means {info.default})" if info else f"Remove {key}")
         editor.value_changed.connect(self.changed)
         remove.clicked.connect(self._on_remove_clicked)
-        self._grid.addWidget(name, row, 0)
+        top = Qt.AlignmentFlag.AlignTop
+        self._grid.addWidget(name, row, 0, top)
         self._grid.addWidget(editor, row, 1)
-        self._grid.addWidget(remove, row, 2)
+        self._grid.addWidget(remove, row, 2, top)
         self._rows.append((key, name, editor, remove))
         self._update_adder()
         return editor
@@ -504,7 +509,10 @@ class ParametersEdit(QWidget):
         for row, (_, n, e, r) in enumerate(self._rows[index:], start=index):
             for column, widget in enumerate((n, e, r)):
                 self._grid.removeWidget(widget)
-                self._grid.addWidget(widget, row, column)
+                if column == 1:
+                    self._grid.addWidget(widget, row, column)
+                else:
+                    self._grid.addWidget(widget, row, column, Qt.AlignmentFlag.AlignTop)
         self._update_adder()
 
     def _update_adder(self) -> None:
@@ -1196,9 +1204,11 @@ class JobEditor(QDialog):
             )
             return
         plan = forecast(records, retain, including_new=True)
+        counted = len(plan.keep) + len(plan.delete)
+        plural = "s" if counted != 1 else ""
         lines = [
-            f"Retention forecast: the next run adds one system backup and keeps {len(plan.keep) + 1} "
-            f"of this job's {len(plan.keep) + len(plan.delete) + 1}."
+            f"Retention forecast: this job has {counted} finished system backup{plural}. "
+            f"After its next run (one more) it keeps the newest {retain}."
         ]
         if plan.delete:
             shown = ", ".join(plan.delete[:8]) + (
@@ -1208,7 +1218,7 @@ class JobEditor(QDialog):
         else:
             lines.append("It deletes none.")
         if plan.keep:
-            lines.append(f"Kept: {', '.join(plan.keep[-8:])}.")
+            lines.append(f"It keeps: {', '.join(plan.keep[-8:])} and the new one.")
         if plan.ignored:
             lines.append(f"In progress, not counted: {', '.join(plan.ignored[:8])}.")
         _show(self.forecast_label, "\n".join(lines))

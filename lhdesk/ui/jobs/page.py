@@ -256,6 +256,7 @@ class JobsPage(Page):
         self.filter_edit.setPlaceholderText("Filter: name, task, schedule, group, label…")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setAccessibleName("Filter jobs")
+        self.filter_edit.setMinimumWidth(300)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
         self.count_label = QLabel("", self)
         self.count_label.setObjectName("jobsCountLabel")
@@ -305,7 +306,8 @@ class JobsPage(Page):
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(week_box)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(1, 2)
+        week_box.setMinimumHeight(180)
 
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.empty_state)
@@ -526,11 +528,22 @@ class JobsPage(Page):
         self.watch_status.hide()
         self.stack.setCurrentWidget(self.splitter)
         if first:
-            self.table.resizeColumnsToContents()
+            self._fit_columns()
         self._select_pending()
         self._schedule_week()
         self._update_actions()
         self.mark_loaded()
+
+    def _fit_columns(self) -> None:
+        """Widths from the contents, but no column wider than a third of the view."""
+        self.table.resizeColumnsToContents()
+        widest = max(160, self.table.viewport().width() // 3)
+        header = self.table.horizontalHeader()
+        for column in Column:
+            if header.sectionSize(column) > widest:
+                header.resizeSection(column, widest)
+        for column in (Column.SCHEDULE, Column.PARAMETERS, Column.LABELS, Column.GROUPS):
+            header.resizeSection(column, min(header.sectionSize(column), 200))
 
     @Slot(object)
     def _on_jobs_changed(self, events: tuple[WatchEvent, ...]) -> None:
