@@ -43,7 +43,11 @@ def execute(task_id: int, fn: Callable[[], Any]) -> Outcome:
     try:
         return Outcome(task_id, value=fn())
     except Exception as exc:  # everything a task raises is reported, never lost
-        return Outcome(task_id, error=exc, details=traceback.format_exc())
+        details = traceback.format_exc()
+        # The traceback's frames would keep the task's closure (and any QObject in it) alive as
+        # long as the exception, which may die on the worker thread; the text is all we keep.
+        exc.__traceback__ = None
+        return Outcome(task_id, error=exc, details=details)
 
 
 @dataclass
@@ -55,6 +59,9 @@ class TaskHandle:
     on_success: Callable[[Any], None] | None
     on_failure: Callable[[Outcome], None] | None
     cancelled: bool = field(default=False)
+    #: Held here so the last reference to the call (and what its closure holds, QObjects
+    #: included) is always dropped on the GUI thread, never on a worker.
+    fn: Callable[[], Any] | None = field(default=None, repr=False)
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -70,11 +77,15 @@ class _Job(QRunnable):
     def __init__(self, task_id: int, fn: Callable[[], Any], relay: _Relay) -> None:
         super().__init__()
         self._task_id = task_id
-        self._fn = fn
+        self._fn: Callable[[], Any] | None = fn
         self._relay = relay
 
     def run(self) -> None:
-        self._relay.finished.emit(execute(self._task_id, self._fn))
+        fn, self._fn = self._fn, None
+        assert fn is not None, "a job runs once"
+        outcome = execute(self._task_id, fn)
+        del fn  # the handle on the GUI thread still holds it; see TaskHandle.fn
+        self._relay.finished.emit(outcome)
 
 
 class TaskRunner(QObject):
@@ -111,7 +122,7 @@ class TaskRunner(QObject):
         if self._closed:
             raise RuntimeError("the task runner has been shut down")
         handle = TaskHandle(
-            next(self._ids), description or getattr(fn, "__name__", "task"), on_success, on_failure
+            next(self._ids), description or getattr(fn, "__name__", "task"), on_success, on_failure, fn=fn
         )
         self._pending[handle.task_id] = handle
         log.debug("task %d started: %s", handle.task_id, handle.description)

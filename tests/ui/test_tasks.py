@@ -85,3 +85,30 @@ def test_shutdown_joins_and_refuses_new_work(qapp) -> None:
     assert runner.shutdown(5_000)
     with pytest.raises(RuntimeError, match="shut down"):
         runner.submit(lambda: None)
+
+
+class _Sentinel:
+    """Records the thread that drops the last reference to it."""
+
+    def __init__(self, record: list[int]) -> None:
+        self.record = record
+
+    def __del__(self) -> None:
+        self.record.append(threading.get_ident())
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["success", "failure"])
+def test_the_call_is_released_on_the_gui_thread(qtbot, task_runner: TaskRunner, fails: bool) -> None:
+    """A QObject captured by a task's closure must never be destroyed on a worker thread."""
+    record: list[int] = []
+    sentinel = _Sentinel(record)
+
+    def work(held: _Sentinel = sentinel) -> None:
+        if fails:
+            raise ValueError(f"failed while holding {type(held).__name__}")
+
+    del sentinel
+    with qtbot.waitSignal(task_runner.busy_changed, check_params_cb=lambda running: running == []):
+        task_runner.submit(work, on_failure=lambda outcome: None)
+    del work
+    assert record == [threading.get_ident()]
