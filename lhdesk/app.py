@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QStandardPaths, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
@@ -34,6 +34,8 @@ from lhdesk.schedule.store import Store, StoreError
 from lhdesk.ui.activity import LogBridge
 from lhdesk.ui.clusters import ClustersPage
 from lhdesk.ui.errors import ErrorReport, ErrorReporter, install_excepthooks, install_qt_message_handler
+from lhdesk.ui.jobs.page import JobsPage
+from lhdesk.ui.jobs.ports import JobsApi
 from lhdesk.ui.mainwindow import MainWindow
 from lhdesk.ui.notify import Notifier, SchedulerTray, SidebarBadge, install_banner
 from lhdesk.ui.pages import Page
@@ -88,7 +90,12 @@ class Application:
         self.scheduler: SchedulerHost | None = None
         self.tray: SchedulerTray | None = None
         self.notifier: Notifier | None = None
-        pages: list[Page] = [ClustersPage(self.session, self.settings)]
+        jobs_api = self.api_factory
+        # The factory's gateways (LonghornGateway) serve the jobs page's port as well.
+        self.jobs_page = JobsPage(
+            self.session, self.tasks, lambda context: cast("JobsApi", jobs_api(context))
+        )
+        pages: list[Page] = [ClustersPage(self.session, self.settings), self.jobs_page]
         store_problem = ""
         try:
             self.store = Store.in_dir(self.data_dir)
@@ -196,6 +203,8 @@ class Application:
     def shutdown(self) -> None:
         # Longer than one API read timeout (30 s), so a run stuck in a call still ends and joins.
         joined = self.scheduler.stop(40_000) if self.scheduler is not None else True
+        # The jobs page's watches end within their 5 s server timeout; join them before the pool.
+        joined = self.jobs_page.shutdown(40_000) and joined
         if self.tray is not None:
             self.tray.close()
         drained = self.tasks.shutdown()

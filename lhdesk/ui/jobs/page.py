@@ -176,6 +176,7 @@ class JobsPage(Page):
         self._build()
         session.current_changed.connect(self._on_current_changed)
         session.contexts_changed.connect(self._on_contexts_changed)
+        session.load_failed.connect(self._on_load_failed)
         self._on_current_changed(session.current)
 
     # -- building -------------------------------------------------------------------------------
@@ -402,10 +403,14 @@ class JobsPage(Page):
 
     @Slot(object)
     def _on_contexts_changed(self, _statuses: object) -> None:
-        """A kubeconfig that failed to load, or has no context, sends no current_changed."""
-        if self._ctx is None and self._session.current is None:
-            self._on_current_changed(None)
         self._update_actions()
+
+    @Slot(str)
+    def _on_load_failed(self, message: str) -> None:
+        """A kubeconfig that cannot be read sends no current_changed: say so here."""
+        if self._ctx is None:
+            self._show_empty(f"Could not read the kubeconfig: {message}")
+            self.mark_loaded()
 
     def _switch(self, name: str | None) -> None:
         """Leave the open context: close its feeds, drop its pending answers, empty the table."""
@@ -530,9 +535,13 @@ class JobsPage(Page):
         if first:
             self._fit_columns()
         self._select_pending()
-        self._schedule_week()
         self._update_actions()
-        self.mark_loaded()
+        if first:
+            # "Loaded" (what --screenshot waits for) once the week view is drawn too.
+            self._week_timer.stop()
+            self._recompute_week()
+        else:
+            self._schedule_week()
 
     def _fit_columns(self) -> None:
         """Widths from the contents, but no column wider than a third of the view."""
@@ -666,13 +675,20 @@ class JobsPage(Page):
         self._week_tasks.submit(
             lambda: week_rows(jobs, start),
             lambda rows: self._on_week_ready(ctx, rows, start),
-            lambda outcome: log.warning("could not lay out the week: %s", outcome.error),
+            lambda outcome: self._on_week_failed(ctx, outcome),
             "Laying out the week",
         )
 
     def _on_week_ready(self, ctx: _Context, rows: list[WeekRow], start: datetime) -> None:
         if ctx is self._ctx:
             self.week_view.set_rows(rows, start)
+            if ctx.listed and not self.is_loaded():
+                self.mark_loaded()
+
+    def _on_week_failed(self, ctx: _Context, outcome: Outcome) -> None:
+        log.warning("could not lay out the week: %s", outcome.error)
+        if ctx is self._ctx and ctx.listed and not self.is_loaded():
+            self.mark_loaded()
 
     # -- actions --------------------------------------------------------------------------------
 
