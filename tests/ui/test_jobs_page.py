@@ -330,3 +330,19 @@ def test_week_view_shows_the_listed_jobs_with_backups_heavy(qtbot, page_for) -> 
     assert all(run.hour == 2 and run.minute == 0 for run in rows["nightly"].runs)
     qtbot.keyClicks(page.findChild(QLineEdit, "jobsFilterEdit"), "trim")
     qtbot.waitUntil(lambda: [row.label for row in view.rows()] == ["trim"], timeout=5000)
+
+
+def test_an_unreadable_kubeconfig_is_said_on_the_page(qtbot, task_runner) -> None:
+    def broken() -> KubeconfigSet:
+        raise ValueError("/home/me/.kube/config: mapping values are not allowed here")
+
+    session = ClusterSession(task_runner, broken, lambda kset, name: PROBES[name])
+    page = JobsPage(session, task_runner, lambda name: None, watch_timeout=1)
+    qtbot.addWidget(page)
+    page.show()
+    assert not page.is_loaded()
+    session.reload()
+    qtbot.waitUntil(page.is_loaded, timeout=5000)
+    assert "Could not read the kubeconfig" in page.findChild(QLabel, "jobsEmptyState").text()
+    assert not page.new_action.isEnabled()
+    assert page.shutdown(5000)
