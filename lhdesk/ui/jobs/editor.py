@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
@@ -164,20 +164,6 @@ def to_yaml(obj: Any) -> str:
 # -- typed value editors for parameters -----------------------------------------------------------
 
 
-class ValueEditor(Protocol):
-    """A typed editor for one parameter value: a widget with ``value``/``set_value``.
-
-    Implementations are QWidgets with a ``value_changed()`` signal.
-    """
-
-    info: ParameterInfo | None
-    value_changed: Any
-
-    def value(self) -> str: ...
-
-    def set_value(self, value: str) -> None: ...
-
-
 class IntValueEditor(QWidget):
     """A spin box (``<camelKey>Spin``) for integer parameters such as ``full-backup-interval``.
 
@@ -290,6 +276,7 @@ class TextValueEditor(QWidget):
 
 
 ValueEditorWidget = IntValueEditor | ChoiceValueEditor | TextValueEditor
+"""A typed value editor: a widget with ``value()``, ``set_value(str)`` and a ``value_changed`` signal."""
 
 VALUE_EDITORS: dict[str, Callable[[ParameterInfo, QWidget | None], ValueEditorWidget]] = {
     "int": IntValueEditor,
@@ -674,7 +661,6 @@ class JobEditor(QDialog):
         self._busy = ""
         self._server_errors: dict[str, list[str]] = {}
         self._system_backups: list[BackupRecord] | None = None
-        self._backups_for = ""
         self._conflict: JobConflictDialog | None = None
         self._errors: list[FieldError] = []
         self._build()
@@ -1162,7 +1148,6 @@ class JobEditor(QDialog):
         name = self.current_spec().name
         api = self.target.api
         selector = f"{SYSTEM_BACKUP_JOB_LABEL}={name}"
-        self._backups_for = name
         _show(self.forecast_label, "Loading this job's system backups…")
         self._submit(
             lambda: api.list(SYSTEM_BACKUPS, selector)[0],
