@@ -2,7 +2,8 @@
 
 1. QApplication (names used by QSettings and QStandardPaths).
 2. Logging: the ring buffer behind the Activity panel, Qt messages routed into logging.
-3. Exception hooks: uncaught errors on any thread are logged and shown.
+3. Exception hooks: uncaught errors on any thread are logged and shown; cycles are collected on
+   the GUI thread only (ui/gcguard.py), so no Qt object is ever destroyed on a worker.
 4. Settings (typed QSettings) and the background task runner.
 5. The schedule store (data dir), the scheduler thread and its api factory (kubeconfig gateways).
 6. Pages, then the main window, which restores its geometry; alerts (tray or banner, sidebar badge).
@@ -34,6 +35,7 @@ from lhdesk.schedule.store import Store, StoreError
 from lhdesk.ui.activity import LogBridge
 from lhdesk.ui.clusters import ClustersPage
 from lhdesk.ui.errors import ErrorReport, ErrorReporter, install_excepthooks, install_qt_message_handler
+from lhdesk.ui.gcguard import GuiThreadCollector
 from lhdesk.ui.jobs.page import JobsPage
 from lhdesk.ui.jobs.ports import JobsApi
 from lhdesk.ui.mainwindow import MainWindow
@@ -64,6 +66,8 @@ class Application:
         install_qt_message_handler()
         self.errors = ErrorReporter()
         install_excepthooks(self.errors)
+        # Before any worker thread exists: cycles are collected on the GUI thread only.
+        self.collector = GuiThreadCollector()
         self.settings = Settings()
         # Probes of many contexts run side by side, each bounded by its own timeout.
         self.tasks = TaskRunner(max_threads=24)
@@ -219,6 +223,7 @@ class Application:
             self.demo_dir.cleanup()
         self.log_bridge.detach()
         logging.getLogger().removeHandler(self.log_handler)
+        self.collector.stop()  # every thread is joined: Python may collect where it likes again
 
     def screenshot(self, path: str, page_name: str | None) -> None:
         """Render the window to ``path`` once the page's data has loaded, then quit."""

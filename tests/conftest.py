@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +54,23 @@ def qsettings(tmp_path: Path, qapp: object) -> Iterator[object]:
     settings = QSettings(str(tmp_path / "lhdesk.ini"), QSettings.Format.IniFormat)
     yield settings
     settings.sync()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_main_thread() -> Iterator[None]:
+    """Run Python's cycle collector between tests, on the main (GUI) thread, never during one.
+
+    During a test the collector would run on whichever thread allocates when it is due (a watch
+    thread, a pool task); a parentless Qt object in a cycle left by an earlier test would then be
+    destroyed there and corrupt Qt's heap. The app avoids the same with ui/gcguard.py.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 _started_qthreads: weakref.WeakSet[object] = weakref.WeakSet()
@@ -126,25 +145,171 @@ def require_backend(backend: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def demo_cluster(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[object]:
+@pytest.fixture(scope="session")
+def demo_cluster(demo_cluster_factory: Callable[..., Any]) -> object:
     """A seeded demo cluster (Longhorn v1.12.1, speed 10), started once per backend per session.
 
-    Every integration test that talks to a cluster uses this fixture, so it runs against the
-    built-in API server and against a real kube-apiserver alike.
+    Every integration test that talks to a cluster uses this fixture (or ``backend`` /
+    ``demo_cluster_factory``), so it runs against the built-in API server and against a real
+    kube-apiserver alike.
     """
-    from lhdesk.demo.cluster import DemoCluster
+    return demo_cluster_factory(seed="small", speed=10.0)
 
-    backend = str(request.param)
-    require_backend(backend)
-    cluster = DemoCluster(
-        tmp_path_factory.mktemp(f"demo-{backend}"), backend=backend, seed="small", speed=10.0
+
+# -- one test matrix: the ``backend`` fixture, special clusters, built-in-only tests, a summary -----
+#
+# Every integration test that talks to a cluster depends on ``backend``: directly, through
+# ``demo_cluster`` or ``demo_cluster_factory``, or through fixtures built on it (tests/demo's
+# ``ctrl_stack``). pytest groups the tests by this session-scoped parameter, so all ``[builtin]``
+# cases run first, then all ``[real]`` ones, and each backend's clusters are stopped before the next
+# backend's start.
+
+BUILTIN_ONLY = "built-in API server only: "
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "builtin_only(reason): the test needs a knob only the built-in API server has (api_faults, "
+        "watch_history); its [real] case is skipped with that reason (a documented difference)",
     )
-    cluster.start()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """``builtin`` or ``real``: the API server under the test. Skips (fails in CI) when unavailable."""
+    name = str(request.param)
+    require_backend(name)
+    return name
+
+
+class DemoClusters:
+    """Demo clusters of one backend, started on first use and kept, by their arguments, until the
+    backend's tests are done. A cluster start dominates test time (real: about 5 s for the API server
+    alone), so tests that need a special cluster share one with every test that needs the same."""
+
+    def __init__(self, backend: str, root: Path) -> None:
+        self.backend = backend
+        self._root = root
+        self._clusters: dict[tuple[object, ...], Any] = {}
+
+    def __call__(
+        self,
+        *,
+        longhorn_version: str = "v1.12.1",
+        seed: str = "small",
+        speed: float = 10.0,
+        scale_cron: bool = False,
+    ) -> Any:
+        """The started cluster with these arguments (its seed complete)."""
+        from lhdesk.demo.cluster import DemoCluster
+
+        key = (longhorn_version, seed, float(speed), scale_cron)
+        cluster = self._clusters.get(key)
+        if cluster is not None:
+            return cluster
+        name = f"{self.backend}-{longhorn_version}-{seed}-x{speed:g}{'-cron' if scale_cron else ''}"
+        cluster = DemoCluster(
+            self._root / name,
+            backend=self.backend,  # type: ignore[arg-type]
+            longhorn_version=longhorn_version,
+            seed=seed,  # type: ignore[arg-type]
+            speed=speed,
+            scale_cron=scale_cron,
+        )
+        cluster.start()
+        try:
+            assert cluster.wait_seeded(180), "the demo cluster's seed did not finish"
+        except BaseException:
+            cluster.stop()
+            raise
+        self._clusters[key] = cluster
+        return cluster
+
+    def stop(self) -> None:
+        while self._clusters:
+            _key, cluster = self._clusters.popitem()
+            cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_cluster_factory(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoClusters]:
+    """``demo_cluster_factory(longhorn_version=..., seed=..., speed=..., scale_cron=...)``: a started
+    demo cluster on ``backend``, shared with every test that asks for the same arguments. Don't stop
+    it; do undo what you change (fault knobs, objects others could see)."""
+    clusters = DemoClusters(backend, tmp_path_factory.mktemp(f"demo-{backend}"))
     try:
-        assert cluster.wait_seeded(180), "the demo cluster's seed did not finish"
-        yield cluster
+        yield clusters
     finally:
-        cluster.stop()
+        clusters.stop()
+
+
+def _backend_of(item: pytest.Item) -> str | None:
+    """The backend a test case runs against, from its parameters (``[builtin]`` / ``[real]``)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    for value in callspec.params.values():
+        if isinstance(value, str) and value in BACKENDS:
+            return value
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip the [real] case of a ``builtin_only`` test before its fixtures start anything."""
+    marker = item.get_closest_marker("builtin_only")
+    if marker is not None and _backend_of(item) == "real":
+        reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+        pytest.skip(BUILTIN_ONLY + str(reason))
+
+
+_MATRIX_BACKEND: dict[str, str] = {}
+_MATRIX_OUTCOME: dict[str, str] = {}
+_MATRIX_SKIPS: dict[str, set[str]] = {}
+_OUTCOME_ORDER = ("passed", "failed", "skipped", "built-in only", "xfailed")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = _backend_of(item)
+        if name is not None:
+            _MATRIX_BACKEND[item.nodeid] = name
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    name = _MATRIX_BACKEND.get(report.nodeid)
+    if name is None:
+        return
+    if report.when != "call" and report.passed:
+        return
+    if report.failed:
+        outcome = "failed"
+    elif report.skipped and hasattr(report, "wasxfail"):
+        outcome = "xfailed"
+    elif report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        outcome = "built-in only" if BUILTIN_ONLY in reason else "skipped"
+        if outcome == "skipped":
+            _MATRIX_SKIPS.setdefault(name, set()).add(reason.removeprefix("Skipped: "))
+    else:
+        outcome = "passed"
+    if _MATRIX_OUTCOME.get(report.nodeid) != "failed":
+        _MATRIX_OUTCOME[report.nodeid] = outcome
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Per backend: how many integration test cases passed, failed and were skipped."""
+    if not _MATRIX_OUTCOME:
+        return
+    terminalreporter.section("integration tests per API-server backend")
+    for name in BACKENDS:
+        counts = dict.fromkeys(_OUTCOME_ORDER, 0)
+        for nodeid, outcome in _MATRIX_OUTCOME.items():
+            if _MATRIX_BACKEND[nodeid] == name:
+                counts[outcome] += 1
+        shown = [f"{n} {k}" for k, n in counts.items() if n or k in ("passed", "failed", "skipped")]
+        terminalreporter.write_line(f"{name:8} {', '.join(shown)}")
+        for reason in sorted(_MATRIX_SKIPS.get(name, ())):
+            terminalreporter.write_line(f"{'':8} skipped because: {reason}")

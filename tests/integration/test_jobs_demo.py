@@ -7,7 +7,6 @@ kubectl checks what the server stored.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
@@ -45,18 +44,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
         tmp_path_factory.mktemp("jobs-demo"), backend="builtin", seed="small", speed=SPEED, scale_cron=True
     ) as cluster:
         yield cluster
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_on_the_gui_thread() -> Iterator[None]:
-    """No cycle collection on watch or task threads during a test (see tests/ui/conftest.py)."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ page against the demo cluster is tested in tests/integration.
 from __future__ import annotations
 
 import copy
-import gc
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -301,23 +300,3 @@ def memory_longhorn() -> MemoryLonghorn:
 def make_job() -> Any:
     """``make_job(name, task="backup", cron="0 2 * * *", **spec)``: a stored RecurringJob manifest."""
     return recurring_job
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_on_the_gui_thread() -> Iterator[None]:
-    """Run Python's cycle collector only here, on the GUI thread, never during a test.
-
-    The collector runs on whichever thread happens to allocate when it is due: a watch thread,
-    a task of the runner. A widget or session that a finished test left in a reference cycle
-    (parentless, so owned by Python) would then be destroyed on that thread, which corrupts
-    Qt's heap and crashes a later test at random (seen here as "malloc(): mismatching
-    next->prev_size" in QPainter::begin). qutebrowser avoids the same crash in the app by
-    disabling automatic collection and collecting from a GUI-thread timer.
-    """
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
