@@ -39,11 +39,9 @@ SPEED = 60.0
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
-    with DemoCluster(
-        tmp_path_factory.mktemp("jobs-demo"), backend="builtin", seed="small", speed=SPEED, scale_cron=True
-    ) as cluster:
-        yield cluster
+def demo(demo_cluster_factory: Callable[..., DemoCluster]) -> DemoCluster:
+    """A small-seed cluster with its cron clock sped up, on each API-server backend."""
+    return demo_cluster_factory(seed="small", speed=SPEED, scale_cron=True)
 
 
 @pytest.fixture

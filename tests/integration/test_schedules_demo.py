@@ -7,7 +7,7 @@ it is created) serves the module; each test has its own data folder, store and s
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,9 @@ CONFIG = SchedulerConfig(tick_seconds=0.5, observe_interval=None)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
-    with DemoCluster(tmp_path_factory.mktemp("schedules-demo"), seed="none", speed=4) as cluster:
-        yield cluster
+def demo(demo_cluster_factory: Callable[..., DemoCluster]) -> DemoCluster:
+    """An empty cluster (no seed, speed 4), on each API-server backend."""
+    return demo_cluster_factory(seed="none", speed=4)
 
 
 @pytest.fixture
