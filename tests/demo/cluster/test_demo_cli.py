@@ -88,7 +88,7 @@ def running(
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=120)
 
 
 def test_runs_until_a_signal_and_serves_kubectl(running: Running, tmp_path: Path) -> None:
@@ -127,7 +127,8 @@ def test_runs_until_a_signal_and_serves_kubectl(running: Running, tmp_path: Path
     assert "Forbidden" in forbidden.stderr
 
     running.proc.send_signal(signal.SIGINT)
-    out, _ = running.proc.communicate(timeout=60)
+    # Stopping waits for the simulator's watches to end (up to their 10 s timeout on the built-in server).
+    out, _ = running.proc.communicate(timeout=120)
     assert running.proc.returncode == 0
     assert "Stopping the demo cluster" in out
     port = int(api.rsplit(":", 1)[1])
