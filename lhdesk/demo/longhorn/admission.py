@@ -13,10 +13,15 @@ Two deliberate differences from longhorn-manager, both invisible in the stored o
   the same result on both.
 - Go iterates maps in random order, so when several labels are invalid Longhorn names a random one;
   the demo names the first in sorted order.
+
+Not simulated: the webhooks of the other Longhorn kinds (Setting, Volume, Node, ...); the BackupTarget
+validator's AWS IAM-role annotation handling (it edits pods and secrets); and version differences other
+than the ``system-backup`` task (since v1.9.0): every version gets v1.12.1's messages and mutations.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -931,8 +936,6 @@ def review_response(
     uid: str, ops: Iterable[PatchOp] | None, denied: AdmissionDenied | None
 ) -> dict[str, Any]:
     """An AdmissionReview v1 response body."""
-    import base64
-
     response: dict[str, Any] = {"uid": uid, "allowed": denied is None}
     if denied is not None:
         response["status"] = denied.as_status()
