@@ -197,6 +197,10 @@ class _Server(ThreadingHTTPServer):
             else:
                 self._connections.discard(conn)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints these to stderr; a dropped or refused TLS connection is not news.
+        logger.debug("webhook connection from %s ended with an error", client_address, exc_info=True)
+
     def close_connections(self) -> None:
         with self._lock:
             conns = list(self._connections)

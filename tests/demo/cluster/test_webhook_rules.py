@@ -6,11 +6,17 @@ everything else about the webhook is tested over HTTPS through the API servers i
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import http.client
+import json
+import ssl
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from kubernetes.client import ApiClient
 
 from lhdesk.demo.longhorn.admission import (
     Admission,
@@ -23,7 +29,7 @@ from lhdesk.demo.longhorn.admission import (
     recurring_job_tasks,
     review_response,
 )
-from lhdesk.demo.longhorn.webhook import robfig_cron_check
+from lhdesk.demo.longhorn.webhook import WebhookServer, robfig_cron_check
 
 
 class Reader:
@@ -222,3 +228,53 @@ def test_review_response_shapes() -> None:
             "details": {"causes": [{"reason": "FieldValueInvalid", "message": "no"}]},
         },
     }
+
+
+def test_webhook_server_answers_admission_reviews_over_https() -> None:
+    before = set(threading.enumerate())
+    api = ApiClient()  # the mutation below reads nothing from the cluster
+    server = WebhookServer(api)
+    server.start()
+    try:
+        host, port = server.url.removeprefix("https://").split(":")
+        context = ssl.create_default_context(cadata=server.ca_pem.decode())
+        conn = http.client.HTTPSConnection(host, int(port), context=context, timeout=10)
+        conn.request("GET", "/v1/healthz")
+        assert conn.getresponse().read() == b'{"status": "ok"}'
+        review = {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "abc",
+                "operation": "CREATE",
+                "resource": {"group": "longhorn.io", "version": "v1beta2", "resource": "recurringjobs"},
+                "name": "Nightly",
+                "namespace": "longhorn-system",
+                "object": {
+                    "metadata": {"name": "Nightly"},
+                    "spec": {"task": "snapshot-cleanup", "retain": 3},
+                },
+            },
+        }
+        conn.request("POST", "/v1/webhook/mutation?timeout=10s", body=json.dumps(review).encode())
+        answer = json.loads(conn.getresponse().read())["response"]
+        assert answer["uid"] == "abc"
+        assert answer["allowed"] is True
+        assert answer["patchType"] == "JSONPatch"
+        ops = {op["path"]: op["value"] for op in json.loads(base64.b64decode(answer["patch"]))}
+        assert ops == {
+            "/metadata/name": "nightly",
+            "/spec/name": "Nightly",
+            "/spec/groups": [],
+            "/spec/labels": {},
+            "/spec/parameters": {},
+            "/spec/concurrency": 10,
+            "/spec/retain": 0,
+        }
+        conn.request("POST", "/v1/webhook/validation", body=b"not json")
+        assert conn.getresponse().status == 400
+        conn.close()
+    finally:
+        server.stop()
+        api.close()
+    assert [t for t in threading.enumerate() if t not in before and t.is_alive()] == []
