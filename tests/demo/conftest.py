@@ -1,18 +1,18 @@
 """Fixtures for tests/demo: the simulator's controller tests (test_controllers_*.py) use ``ctrl_stack``,
 ``lh`` and ``make_longhorn``.
 
-A ``Stack`` is one API server (the built-in one when it is importable, else the real kube-apiserver
-from ``scripts/kube-apiserver build``), one moto S3 server and the Longhorn CRDs. Each test gets its
-own ``Longhorn``: a fresh namespace and bucket, the settings, the credential Secret, BackupTarget
-``default`` and a running ``Simulator``. Waiting is done with watches, never by sleeping.
+A ``Stack`` is one API server of the test's ``backend`` (the built-in one, or the real kube-apiserver
+from ``scripts/kube-apiserver build``), one moto S3 server and the Longhorn CRDs, shared by every
+controller test of that backend. Each test gets its own ``Longhorn``: a fresh namespace and bucket,
+the settings, the credential Secret, BackupTarget ``default`` and a running ``Simulator``. Waiting is
+done with watches, never by sleeping.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import importlib
-import os
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +41,10 @@ CRD_FILES = (
     "systembackups.yaml",
     "systemrestores.yaml",
 )
+# The server-side timeout of the simulator's watches. It bounds ``Simulator.stop()``: the built-in
+# server sends a watch's response headers only with its first event (or its closing bookmark), so a
+# quiet watch cannot be cut before then; kube-apiserver answers at once and stops at once.
+WATCH_TIMEOUT = 1
 Obj = dict[str, Any]
 
 
@@ -54,40 +58,64 @@ def _strip(node: Any, key: str) -> None:
             _strip(value, key)
 
 
-def _start_api_server(workdir: Path, builtin_kwargs: dict[str, Any] | None = None) -> Any:
-    """The built-in API server if it exists yet, else the real kube-apiserver, else skip.
+def _start_api_server(workdir: Path, backend: str, builtin_kwargs: dict[str, Any] | None = None) -> Any:
+    """A started API server of ``backend``; ``builtin_kwargs`` (e.g. ``watch_history``) only apply
+    to the built-in one."""
+    if backend == "builtin":
+        from lhdesk.demo.apiserver import ApiServer
 
-    ``builtin_kwargs`` (for example ``watch_history``) ask for the built-in server: skip without it.
-    """
-    choice = os.environ.get("LHDESK_TEST_API", "")
-    if choice != "real":
-        try:
-            module = importlib.import_module("lhdesk.demo.apiserver")
-        except ImportError:
-            module = None
-        api_server_class = getattr(module, "ApiServer", None)
-        if api_server_class is not None:
-            server = api_server_class("127.0.0.1", 0, **(builtin_kwargs or {}))
-            server.start()
-            return server
-        if choice == "builtin" or builtin_kwargs:
-            pytest.skip("the built-in API server is not available")
-    elif builtin_kwargs:
-        pytest.skip("this test needs the built-in API server's knobs")
-    from lhdesk.demo.realapi import RealApiServer, is_built
+        server = ApiServer("127.0.0.1", 0, **(builtin_kwargs or {}))
+    else:
+        from lhdesk.demo.realapi import RealApiServer
 
-    if not is_built():
-        pytest.skip("no API server: the built-in one is missing and scripts/kube-apiserver build was not run")
-    server = RealApiServer(workdir)
+        server = RealApiServer(workdir)
     server.start()
     return server
+
+
+def _wait_established(ext: client.ApiextensionsV1Api, names: set[str], timeout: float = 30.0) -> None:
+    """Watch the CRDs until every one of ``names`` is Established."""
+    pending = set(names)
+    deadline = time.monotonic() + timeout
+    while pending:
+        listing = ext.list_custom_resource_definition()
+        for crd in listing.items:
+            conditions = (crd.status.conditions if crd.status else None) or []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                pending.discard(crd.metadata.name)
+        left = deadline - time.monotonic()
+        if not pending or left <= 0:
+            break
+        response = ext.list_custom_resource_definition(
+            watch=True,
+            resource_version=listing.metadata.resource_version,
+            timeout_seconds=max(1, int(left)),
+            _preload_content=False,
+            _request_timeout=(5, left + 10),
+        )
+        try:
+            for line in response:
+                event = json.loads(line)
+                obj = event["object"]
+                if event["type"] == "ERROR":
+                    break
+                conditions = (obj.get("status") or {}).get("conditions") or []
+                if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                    pending.discard(obj["metadata"]["name"])
+                if not pending:
+                    break
+        finally:
+            response.close()
+            response.release_conn()
+    assert not pending, f"CRDs not established: {sorted(pending)}"
 
 
 class Stack:
     """An API server, S3 and the Longhorn CRDs, shared by the tests of one module."""
 
-    def __init__(self, workdir: Path, builtin_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(self, workdir: Path, backend: str, builtin_kwargs: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
+        self.backend = backend
         self.builtin_kwargs = builtin_kwargs
         self.s3 = S3Server()
         self.api: Any = None
@@ -95,7 +123,7 @@ class Stack:
 
     def start(self) -> None:
         self.s3.start()
-        self.api = _start_api_server(self.workdir / "api", self.builtin_kwargs)
+        self.api = _start_api_server(self.workdir / "api", self.backend, self.builtin_kwargs)
         kubeconfig = self.api.write_kubeconfig(self.workdir / "kubeconfig")
         self.api_client = config.new_client_from_config(config_file=str(kubeconfig), context="demo-admin")
         self._install_crds()
@@ -119,17 +147,7 @@ class Stack:
             names.append(doc["metadata"]["name"])
             with contextlib.suppress(ApiException):
                 ext.create_custom_resource_definition(doc)
-        deadline = time.monotonic() + 30
-        pending = set(names)
-        while pending and time.monotonic() < deadline:
-            for name in list(pending):
-                crd = ext.read_custom_resource_definition(name)
-                conditions = (crd.status.conditions if crd.status else None) or []
-                if any(c.type == "Established" and c.status == "True" for c in conditions):
-                    pending.discard(name)
-            if pending:
-                time.sleep(0.05)  # CRD establishment has no watchable event worth the code here
-        assert not pending, f"CRDs not established: {pending}"
+        _wait_established(ext, set(names))
 
     @property
     def custom(self) -> client.CustomObjectsApi:
@@ -198,7 +216,7 @@ class Longhorn:
             speed=speed,
             faults=self.faults,
             scale_cron=scale_cron,
-            watch_timeout=5,
+            watch_timeout=WATCH_TIMEOUT,
         )
         self.sim.start()
         assert self.sim.wait_ready(20), "the simulator did not become ready"
@@ -346,15 +364,33 @@ def _summary(obj: Obj) -> str:
     return f"{obj['metadata']['name']}:{(obj.get('status') or {}).get('state')}"
 
 
-@pytest.fixture(scope="module")
-def ctrl_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API server + S3 + Longhorn CRDs, once per test module.
+@pytest.fixture(scope="session")
+def shared_ctrl_stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """API server + S3 + Longhorn CRDs of ``backend``, once per session: each Longhorn has its own
+    namespace and bucket, so the controller tests of every module share it."""
+    stack = Stack(tmp_path_factory.mktemp(f"ctrl-stack-{backend}"), backend)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
 
-    A module may set ``CTRL_BUILTIN_API_KWARGS`` (e.g. ``{"watch_history": 20}``) to get the built-in
-    server with those arguments; it is skipped where that server is not used.
+
+@pytest.fixture(scope="module")
+def ctrl_stack(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The controller tests' Stack on ``backend``.
+
+    A module may set ``CTRL_BUILTIN_API_KWARGS`` (e.g. ``{"watch_history": 20}``): on the built-in
+    backend it then gets a server of its own with those arguments (knobs kube-apiserver does not
+    have; tests that depend on them are marked ``server_knobs``). Otherwise the shared Stack is used.
     """
     kwargs = getattr(request.module, "CTRL_BUILTIN_API_KWARGS", None)
-    stack = Stack(tmp_path_factory.mktemp("ctrl-stack"), kwargs)
+    if not kwargs or backend != "builtin":
+        yield request.getfixturevalue("shared_ctrl_stack")
+        return
+    stack = Stack(tmp_path_factory.mktemp("ctrl-stack-knobs"), backend, kwargs)
     try:
         stack.start()
         yield stack
