@@ -1,8 +1,11 @@
-"""Probing the demo cluster's contexts, exactly as a real cluster is probed (through a kubeconfig)."""
+"""Probing the demo cluster's contexts, exactly as a real cluster is probed (through a kubeconfig).
+
+``demo`` is the suite's ``demo_cluster``: every test runs on the built-in API server and on the real
+kube-apiserver.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +20,9 @@ from lhdesk.kube.probe import probe, probe_all
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
-    cluster = DemoCluster(tmp_path_factory.mktemp("demo"), longhorn_version="v1.12.1", seed="small")
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+@pytest.fixture
+def demo(demo_cluster: DemoCluster) -> DemoCluster:
+    return demo_cluster
 
 
 def test_demo_admin_is_connected_with_the_longhorn_version(demo: DemoCluster) -> None:
