@@ -6,7 +6,7 @@ import base64
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from lhdesk.cli import main
-from lhdesk.demo import realapi
+from lhdesk.demo.apiserver import SERVER_VERSION
 from lhdesk.demo.pki import CertificateAuthority
+from lhdesk.demo.realapi import K8S_VERSION
 
 KEYS = [
     "name",
@@ -207,168 +208,45 @@ def test_check_local_failures(
     assert states["broken"][0] == "invalid"
 
 
-# --- checking against a real API server ----------------------------------------------------------
+# --- checking against the demo cluster, on both API-server backends ---------------------------------
+
+# What /version says (a documented difference: tests/demo/test_backend_differences.py).
+KUBERNETES_VERSION = {"builtin": SERVER_VERSION["gitVersion"], "real": K8S_VERSION}
 
 
-@pytest.fixture(scope="module")
-def real_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A real kube-apiserver with Longhorn's settings CRD and version setting, plus broken variants.
+@pytest.fixture
+def demo_182_kubeconfig(demo_cluster_factory: Callable[..., Any], tmp_path: Path) -> Path:
+    """A demo cluster on Longhorn v1.8.2, plus wrong-token and wrong-ca contexts pointing at it.
 
-    Contexts: demo-admin, demo-readonly (from the server), wrong-token and wrong-ca (made here).
+    The cluster is the one tests/schedule/test_scheduler_demo.py uses (same arguments, one start).
     """
-    if not realapi.is_built():
-        pytest.skip("real kube-apiserver not built (scripts/kube-apiserver build)")
-    from kubernetes import client as k8s
-
-    from lhdesk.kube.gateway import LonghornGateway
-    from lhdesk.kube.kubeconfig import api_client_for, load_contexts
-
-    work = tmp_path_factory.mktemp("real")
-    server = realapi.RealApiServer(work / "server")
-    server.start()
-    try:
-        api = api_client_for(load_contexts(server.kubeconfig_path), "demo-admin")
-        ext = k8s.ApiextensionsV1Api(api)
-        ext.create_custom_resource_definition(
-            body={
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": "settings.longhorn.io"},
-                "spec": {
-                    "group": "longhorn.io",
-                    "scope": "Namespaced",
-                    "names": {
-                        "kind": "Setting",
-                        "plural": "settings",
-                        "singular": "setting",
-                        "listKind": "SettingList",
-                    },
-                    "versions": [
-                        {
-                            "name": "v1beta2",
-                            "served": True,
-                            "storage": True,
-                            "schema": {
-                                "openAPIV3Schema": {
-                                    "type": "object",
-                                    "x-kubernetes-preserve-unknown-fields": True,
-                                }
-                            },
-                        }
-                    ],
-                },
-            }
-        )
-        response = ext.list_custom_resource_definition(
-            field_selector="metadata.name=settings.longhorn.io",
-            watch=True,
-            timeout_seconds=30,
-            _preload_content=False,
-            _request_timeout=(5, 40),
-        )
-        for line in response:
-            conditions = json.loads(line)["object"].get("status", {}).get("conditions") or []
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                break
-        response.release_conn()
-        LonghornGateway(api).create(
-            "settings", {"metadata": {"name": "current-longhorn-version"}, "value": "v1.8.2"}
-        )
-        api.close()
-        doc = yaml.safe_load(server.kubeconfig_path.read_text())
-        demo_cluster = doc["clusters"][0]
-        doc["clusters"].append(
-            {
-                "name": "wrong-ca",
-                "cluster": {
-                    "server": demo_cluster["cluster"]["server"],
-                    "certificate-authority-data": CA_DATA,
-                },
-            }
-        )
-        doc["users"].append({"name": "wrong-token", "user": {"token": "not-the-right-token-0123456789"}})
-        doc["contexts"].append(
-            {"name": "wrong-token", "context": {"cluster": demo_cluster["name"], "user": "wrong-token"}}
-        )
-        doc["contexts"].append(
-            {"name": "wrong-ca", "context": {"cluster": "wrong-ca", "user": doc["users"][0]["name"]}}
-        )
-        path = work / "kubeconfig"
-        path.write_text(yaml.safe_dump(doc))
-        yield path
-    finally:
-        server.stop()
+    demo = demo_cluster_factory(longhorn_version="v1.8.2", seed="none", speed=20.0)
+    doc = yaml.safe_load(demo.kubeconfig_path.read_text())
+    cluster = doc["clusters"][0]
+    doc["clusters"].append(
+        {
+            "name": "wrong-ca",
+            "cluster": {"server": cluster["cluster"]["server"], "certificate-authority-data": CA_DATA},
+        }
+    )
+    doc["users"].append({"name": "stale", "user": {"token": "an-expired-token-0123456789"}})
+    doc["contexts"].append({"name": "wrong-token", "context": {"cluster": cluster["name"], "user": "stale"}})
+    doc["contexts"].append({"name": "wrong-ca", "context": {"cluster": "wrong-ca", "user": "demo-admin"}})
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(doc))
+    return path
 
 
 @pytest.mark.integration
-def test_check_states_against_a_real_api_server(
-    real_kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+def test_check_states_against_the_demo(
+    demo_182_kubeconfig: Path, backend: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = {r["name"]: r for r in run_json(capsys, "--kubeconfig", str(real_kubeconfig), "--check")}
-    admin = rows["demo-admin"]
-    assert admin["state"] == "connected", admin["message"]
-    assert admin["kubernetes_version"] == "v1.20.2"
-    assert admin["longhorn_version"] == "v1.8.2"
-    assert "system-backup recurring jobs need Longhorn v1.9.0 or later" in admin["message"]
-    readonly = rows["demo-readonly"]
-    assert readonly["state"] == "forbidden"
-    assert "can read but not create or delete SystemBackups" in readonly["message"]
-    assert rows["wrong-token"]["state"] == "auth-required"
-    assert "not-the-right-token" not in rows["wrong-token"]["message"]
-    assert rows["wrong-ca"]["state"] == "tls-error"
-    assert "not signed by a CA this kubeconfig trusts" in rows["wrong-ca"]["message"]
-
-
-@pytest.mark.integration
-def test_check_table_output(real_kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["contexts", "--kubeconfig", str(real_kubeconfig), "--check", "demo-admin"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[-3:] == ["KUBERNETES", "LONGHORN", "MESSAGE"]
-    assert len(out) == 2
-    assert "connected" in out[1]
-    assert "v1.8.2" in out[1]
-
-
-# --- checking against the demo cluster -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_182_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A demo cluster on Longhorn v1.8.2, plus wrong-token and wrong-ca contexts pointing at it."""
-    from lhdesk.demo.cluster import DemoCluster
-
-    work = tmp_path_factory.mktemp("demo182")
-    demo = DemoCluster(work / "demo", longhorn_version="v1.8.2", seed="small")
-    demo.start()
-    try:
-        doc = yaml.safe_load(demo.kubeconfig_path.read_text())
-        cluster = doc["clusters"][0]
-        doc["clusters"].append(
-            {
-                "name": "wrong-ca",
-                "cluster": {"server": cluster["cluster"]["server"], "certificate-authority-data": CA_DATA},
-            }
-        )
-        doc["users"].append({"name": "stale", "user": {"token": "an-expired-token-0123456789"}})
-        doc["contexts"].append(
-            {"name": "wrong-token", "context": {"cluster": cluster["name"], "user": "stale"}}
-        )
-        doc["contexts"].append({"name": "wrong-ca", "context": {"cluster": "wrong-ca", "user": "demo-admin"}})
-        path = work / "kubeconfig"
-        path.write_text(yaml.safe_dump(doc))
-        yield path
-    finally:
-        demo.stop()
-
-
-@pytest.mark.integration
-def test_check_states_against_the_demo(demo_182_kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = {r["name"]: r for r in run_json(capsys, "--kubeconfig", str(demo_182_kubeconfig), "--check")}
     assert list(rows) == ["demo-admin", "demo-readonly", "wrong-token", "wrong-ca"]
     admin = rows["demo-admin"]
     assert admin["state"] == "connected", admin["message"]
     assert admin["longhorn_version"] == "v1.8.2"
-    assert admin["kubernetes_version"]
+    assert admin["kubernetes_version"] == KUBERNETES_VERSION[backend]
     assert "system-backup recurring jobs need Longhorn v1.9.0 or later" in admin["message"]
     readonly = rows["demo-readonly"]
     assert readonly["state"] == "forbidden"
@@ -377,3 +255,14 @@ def test_check_states_against_the_demo(demo_182_kubeconfig: Path, capsys: pytest
     assert rows["wrong-token"]["state"] == "auth-required"
     assert "an-expired-token" not in json.dumps(rows)
     assert rows["wrong-ca"]["state"] == "tls-error"
+    assert "not signed by a CA this kubeconfig trusts" in rows["wrong-ca"]["message"]
+
+
+@pytest.mark.integration
+def test_check_table_output(demo_182_kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["contexts", "--kubeconfig", str(demo_182_kubeconfig), "--check", "demo-admin"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[-3:] == ["KUBERNETES", "LONGHORN", "MESSAGE"]
+    assert len(out) == 2
+    assert "connected" in out[1]
+    assert "v1.8.2" in out[1]
