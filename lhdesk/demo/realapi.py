@@ -15,6 +15,12 @@ The binaries are built from Debian's archive by ``scripts/kube-apiserver build``
 Each start uses a fresh etcd data dir, so a cluster starts empty, like the built-in server.
 Everything (certificates, tokens, logs, pid files, etcd data) stays in the work dir.
 
+The two processes never outlive the process that started them (unless it asked for ``detach``):
+a small watchdog process holds the read end of a pipe whose write end only the owner has, so it
+wakes up when the owner stops them or dies in any way (an exception, SIGKILL, a segfault) and
+then terminates whatever of them still runs. A start in a work dir whose earlier owner died
+without stopping its processes stops those first.
+
 It is also a small CLI, which ``scripts/kube-apiserver start|stop|env`` calls::
 
     python -m lhdesk.demo.realapi start --dir DIR   # prints the API URL; processes keep running
@@ -71,6 +77,42 @@ _SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 _LOOPBACK = "127.0.0.1"
 _BUILD_HINT = "build it with `scripts/kube-apiserver build` (about 3-4 minutes)"
 _PORT_ATTEMPTS = 3
+
+
+# The watchdog (run as ``python -I -S -c _WATCHDOG PID EXE [PID EXE ...]``, stdin a pipe from the
+# owner): at end of file on stdin (the owner closed it, or died and the kernel closed it), SIGTERM
+# each process that still runs its executable, in order, then SIGKILL what outlives the grace time.
+# Standard library only, so it starts in a few milliseconds.
+_WATCHDOG = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+procs = [(int(sys.argv[i]), os.fsencode(sys.argv[i + 1])) for i in range(1, len(sys.argv), 2)]
+try:
+    while sys.stdin.buffer.read(4096):
+        pass
+except OSError:
+    pass
+
+def alive(pid, exe):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            first = f.read().split(b"\\0")[0]
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return first == exe and state != b"Z"
+
+for pid, exe in procs:
+    if alive(pid, exe):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while alive(pid, exe) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if alive(pid, exe):
+            os.kill(pid, signal.SIGKILL)
+"""
 
 
 class RealApiServerError(RuntimeError):
@@ -259,6 +301,8 @@ class RealApiServer:
         self._stop_timeout = stop_timeout
         self._detach = detach
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        self._watchdog_pipe: int | None = None
         self._port: int | None = None
         self._admin_token: str | None = None
         self._readonly_token: str | None = None
@@ -331,7 +375,15 @@ class RealApiServer:
             raise RealApiServerError(f"kube-apiserver is not built in {cache_dir()}: {_BUILD_HINT}")
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self._running_from_pidfiles():
-            raise RealApiServerError(f"a real API server is already running from {self.workdir}")
+            owner = _owner_of(self.workdir)
+            if owner is None:
+                raise RealApiServerError(f"a real API server is already running from {self.workdir}")
+            # Left behind by a process that died without stopping them (and whose watchdog died
+            # too): nobody can use them any more, and a new start wipes their etcd data anyway.
+            logger.warning(
+                "stopping the etcd/kube-apiserver that process %d left running in %s", owner, self.workdir
+            )
+            stop_dir(self.workdir, timeout=self._stop_timeout)
         self._prepare_files()
         for attempt in range(1, _PORT_ATTEMPTS + 1):
             try:
@@ -433,11 +485,18 @@ class RealApiServer:
         self._procs["etcd"] = self._spawn("etcd", etcd_args)
         self._procs["kube-apiserver"] = self._spawn("kube-apiserver", api_args)
         self._port = api_port
+        exes = {"etcd": str(binaries.etcd), "kube-apiserver": str(binaries.kube_apiserver)}
+        if not self._detach:
+            self._start_watchdog(exes)
         state = {
             "url": f"https://{_LOOPBACK}:{api_port}",
             "etcd_url": etcd_url,
             "pids": {name: proc.pid for name, proc in self._procs.items()},
-            "exes": {"etcd": str(binaries.etcd), "kube-apiserver": str(binaries.kube_apiserver)},
+            "exes": exes,
+            # Who stops them: a detached start leaves that to `stop`; otherwise the owner (or its
+            # watchdog, when the owner dies).
+            "owner": None if self._detach else os.getpid(),
+            "watchdog": self._watchdog.pid if self._watchdog is not None else None,
         }
         (wd / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
 
@@ -454,6 +513,43 @@ class RealApiServer:
             )
         (wd / f"{name}.pid").write_text(f"{proc.pid}\n", encoding="utf-8")
         return proc
+
+    def _start_watchdog(self, exes: dict[str, str]) -> None:
+        """A process that stops etcd and kube-apiserver when this one closes the pipe or dies."""
+        read_end, write_end = os.pipe()  # both close-on-exec: no other child inherits the write end
+        args = [sys.executable, "-I", "-S", "-c", _WATCHDOG]
+        for name in ("kube-apiserver", "etcd"):  # the API server first, as stop() does
+            args += [str(self._procs[name].pid), exes[name]]
+        try:
+            self._watchdog = subprocess.Popen(
+                args,
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=self.workdir,
+                # Out of the owner's process group: a Ctrl+C or a group kill meant for the owner
+                # must leave the watchdog alive to clean up.
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        self._watchdog_pipe = write_end
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog_pipe is not None:
+            os.close(self._watchdog_pipe)
+            self._watchdog_pipe = None
+        if self._watchdog is not None:
+            try:
+                self._watchdog.wait(timeout=self._stop_timeout + 20)
+            except subprocess.TimeoutExpired:
+                logger.warning("the real API server's watchdog (pid %d) did not exit", self._watchdog.pid)
+                self._watchdog.kill()
+                self._watchdog.wait()
+            self._watchdog = None
 
     def _ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
@@ -593,6 +689,7 @@ class RealApiServer:
                     proc.wait()
             (self.workdir / f"{name}.pid").unlink(missing_ok=True)
         self._procs.clear()
+        self._stop_watchdog()
 
     def _running_from_pidfiles(self) -> bool:
         return bool(_live_pids(self.workdir))
@@ -618,6 +715,26 @@ def _live_pids(workdir: Path) -> dict[str, int]:
         if name in exes and _proc_is(pid, exes[name]):
             live[name] = pid
     return live
+
+
+def _owner_of(workdir: Path) -> int | None:
+    """The pid of the dead process that started the processes of ``workdir``, if they are stale.
+
+    None when they are not stale: started detached (``stop`` is how they end), or their owner runs.
+    """
+    try:
+        owner = json.loads((workdir / "state.json").read_text(encoding="utf-8")).get("owner")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(owner, int) or owner == os.getpid():
+        return None
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return owner
+    except PermissionError:
+        return None
+    return None
 
 
 def stop_dir(workdir: Path, *, timeout: float = 15.0) -> list[str]:

@@ -11,11 +11,14 @@ import base64
 import http.server
 import json
 import os
+import select
 import shutil
+import signal
 import socket
 import ssl
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +34,7 @@ from lhdesk.demo.realapi import (
     K8S_VERSION,
     READONLY_ROLE,
     RealApiServer,
+    RealApiServerError,
     cache_dir,
     find_binaries,
     make_loopback_tls,
@@ -485,3 +489,110 @@ def test_not_built_is_reported(tmp_path: Path) -> None:
     (tmp_path / "bin").mkdir()
     (tmp_path / "BUILT").write_text("kube-apiserver=v0 etcd=0\n")
     assert find_binaries(tmp_path) is None
+
+
+# --- no orphans: a crashed owner, a stale work dir ---------------------------------------------------
+
+# A child that starts a (non-detached) server, says READY, and on a line from the test crashes with
+# a segmentation fault (``kill`` then kills it instead, leaving no chance to clean up either way).
+OWNER = """
+import ctypes, sys
+from pathlib import Path
+from lhdesk.demo.realapi import RealApiServer
+server = RealApiServer(Path(sys.argv[1]))
+server.start()
+print("READY", flush=True)
+if sys.stdin.readline().strip() == "segfault":
+    ctypes.string_at(0)
+"""
+
+
+def _start_owner(workdir: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    owner = subprocess.Popen(
+        [sys.executable, "-X", "faulthandler=0", "-c", OWNER, str(workdir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert owner.stdout is not None
+    line = owner.stdout.readline()
+    if line.strip() != "READY":
+        owner.kill()
+        _out, err = owner.communicate(timeout=30)
+        pytest.fail(f"the owner did not start its server: {err}", pytrace=False)
+    return owner, json.loads((workdir / "state.json").read_text())
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait (on a pidfd, no polling) until ``pid`` has exited; False when it still runs at ``timeout``."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(int(timeout * 1000)))
+    finally:
+        os.close(fd)
+
+
+def test_a_segfaulting_owner_leaves_no_etcd_or_kube_apiserver_behind(tmp_path: Path) -> None:
+    _require_built()
+    owner, state = _start_owner(tmp_path / "owned")
+    try:
+        assert state["owner"] == owner.pid
+        assert owner.stdin is not None
+        owner.stdin.write("segfault\n")
+        owner.stdin.flush()
+        assert owner.wait(timeout=60) == -signal.SIGSEGV
+        for name, pid in state["pids"].items():
+            assert _wait_gone(pid, 30), f"{name} (pid {pid}) outlived its crashed owner"
+        assert _wait_gone(state["watchdog"], 10)
+    finally:
+        owner.kill()
+        owner.communicate(timeout=30)
+        stop_dir(tmp_path / "owned")
+
+
+def test_a_stale_work_dir_is_cleaned_up_by_the_next_start(tmp_path: Path) -> None:
+    """Processes whose owner and watchdog both died (SIGKILL) are stopped by the next start there."""
+    _require_built()
+    workdir = tmp_path / "stale"
+    owner, state = _start_owner(workdir)
+    try:
+        os.kill(state["watchdog"], signal.SIGKILL)
+        assert _wait_gone(state["watchdog"], 10)
+        owner.kill()
+        owner.communicate(timeout=30)
+        for pid in state["pids"].values():
+            assert _proc_state(pid) not in (None, "Z"), "the orphans should still run before the next start"
+        with RealApiServer(workdir) as server, _api_client(server, "demo-admin") as api:
+            assert client.VersionApi(api).get_code().git_version == K8S_VERSION
+            for name, pid in state["pids"].items():
+                assert _wait_gone(pid, 1), f"the stale {name} (pid {pid}) still runs"
+    finally:
+        owner.kill()
+        owner.communicate(timeout=30)
+        stop_dir(workdir)
+
+
+def test_a_running_owner_keeps_its_work_dir(tmp_path: Path) -> None:
+    """Another live process's server in the same work dir is not taken over: start refuses."""
+    _require_built()
+    workdir = tmp_path / "busy"
+    owner, state = _start_owner(workdir)
+    try:
+        with pytest.raises(RealApiServerError, match="already running"):
+            RealApiServer(workdir).start()
+        for pid in state["pids"].values():
+            assert _proc_state(pid) not in (None, "Z")
+    finally:
+        owner.communicate(input="", timeout=60)  # it exits normally without stop(): its watchdog cleans up
+        assert owner.returncode == 0
+        for name, pid in state["pids"].items():
+            assert _wait_gone(pid, 30), f"{name} (pid {pid}) outlived its owner"
+        stop_dir(workdir)
