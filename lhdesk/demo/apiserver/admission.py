@@ -10,6 +10,7 @@ webhooks, and refusals worded ``admission webhook "<name>" denied the request: <
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import logging
@@ -203,13 +204,10 @@ class Admission:
             )
         timeout = int(hook.get("timeoutSeconds") or 10)
         parsed = urllib.parse.urlsplit(str(url))
-        context = ssl.create_default_context()
-        bundle = cc.get("caBundle")
-        if bundle:
-            try:
-                context.load_verify_locations(cadata=base64.b64decode(bundle).decode("ascii"))
-            except (ValueError, ssl.SSLError) as exc:
-                raise WebhookFailure(f"invalid caBundle: {exc}") from None
+        try:
+            context = _client_context(str(cc.get("caBundle") or ""))
+        except (ValueError, ssl.SSLError) as exc:
+            raise WebhookFailure(f"invalid caBundle: {exc}") from None
         query = parsed.query + ("&" if parsed.query else "") + f"timeout={timeout}s"
         path = (parsed.path or "/") + "?" + query
         shown = f'Post "{parsed.scheme}://{parsed.netloc}{path}"'
@@ -246,6 +244,20 @@ class Admission:
         if not isinstance(out, dict):
             raise WebhookFailure("webhook response was not an AdmissionReview")
         return out
+
+
+@functools.lru_cache(maxsize=32)
+def _client_context(bundle: str) -> ssl.SSLContext:
+    """The TLS context trusting ``bundle`` (base64 PEM), or the system's roots when it is empty.
+
+    Built once per bundle: loading certificates costs tens of milliseconds, paid on every
+    admission call before (a 10,000-object seed spent minutes here). Contexts are thread-safe.
+    """
+    if not bundle:
+        return ssl.create_default_context()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cadata=base64.b64decode(bundle).decode("ascii"))
+    return context
 
 
 class WebhookFailure(Exception):
