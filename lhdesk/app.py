@@ -39,7 +39,7 @@ from lhdesk.ui.gcguard import GuiThreadCollector
 from lhdesk.ui.jobs.page import JobsPage
 from lhdesk.ui.jobs.ports import JobsApi
 from lhdesk.ui.mainwindow import MainWindow
-from lhdesk.ui.notify import Notifier, SchedulerTray, SidebarBadge, install_banner
+from lhdesk.ui.notify import Notifier, SchedulerTray, SidebarBadge, app_icon, install_banner
 from lhdesk.ui.pages import Page
 from lhdesk.ui.scheduler import SchedulerHost
 from lhdesk.ui.schedules import SchedulesPage
@@ -266,6 +266,9 @@ def run_gui(args: argparse.Namespace) -> int:
     qapp.setOrganizationName("lhdesk")
     qapp.setApplicationName("lhdesk")
     qapp.setApplicationVersion(__version__)
+    qapp.setWindowIcon(app_icon(64))
+    # Desktop launchers started by packaging/lhdesk.desktop find the window by this name.
+    qapp.setDesktopFileName("lhdesk")
     app = Application(qapp, args)
     app.window.show()
     if args.screenshot:
