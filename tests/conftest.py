@@ -147,6 +147,13 @@ def require_backend(backend: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def backend_guard() -> Callable[[str], None]:
+    """``backend_guard("real")``: for tests that parametrise their own backend and start their own
+    cluster; skips (fails in CI) when that backend cannot run here."""
+    return require_backend
+
+
+@pytest.fixture(scope="session")
 def demo_cluster(demo_cluster_factory: Callable[..., Any]) -> object:
     """A seeded demo cluster (Longhorn v1.12.1, speed 10), started once per backend per session.
 

@@ -220,7 +220,7 @@ def demo_182_kubeconfig(demo_cluster_factory: Callable[..., Any], tmp_path: Path
 
     The cluster is the one tests/schedule/test_scheduler_demo.py uses (same arguments, one start).
     """
-    demo = demo_cluster_factory(longhorn_version="v1.8.2", seed="none", speed=20.0)
+    demo = demo_cluster_factory(longhorn_version="v1.8.2", seed="small", speed=20.0)
     doc = yaml.safe_load(demo.kubeconfig_path.read_text())
     cluster = doc["clusters"][0]
     doc["clusters"].append(

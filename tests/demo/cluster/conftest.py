@@ -1,7 +1,7 @@
 """Fixtures of the demo-cluster tests: a running demo cluster on both API-server backends, kubectl, waits.
 
-They live here because tests/demo/conftest.py belongs to the simulator's controller tests; they are
-meant to move into tests/conftest.py so that every integration test shares one cluster per backend.
+``demo_cluster`` and ``backend_guard`` come from tests/conftest.py, so these tests share one cluster
+per backend with every other integration test.
 
 ``demo_cluster`` is parametrised over ``builtin`` and ``real``. The real backend needs the binaries of
 ``scripts/kube-apiserver build``: without them it is skipped with the reason, except when ``CI`` or
@@ -22,7 +22,6 @@ from kubernetes import client, watch
 
 from lhdesk.demo.cluster import DemoCluster
 
-BACKENDS = ("builtin", "real")
 GROUP = "longhorn.io"
 VERSION = "v1beta2"
 NAMESPACE = "longhorn-system"
@@ -32,69 +31,23 @@ SEED_TIMEOUT = 180.0
 Obj = dict[str, Any]
 
 
-def backend_unavailable(backend: str) -> str | None:
-    """Why ``backend`` cannot run here, or None."""
-    if backend == "real":
-        from lhdesk.demo.realapi import cache_dir, is_built
-
-        if not is_built():
-            return (
-                f"the real kube-apiserver is not built in {cache_dir()} (run: scripts/kube-apiserver build)"
-            )
-        return None
-    try:
-        from lhdesk.demo.apiserver import ApiServer  # noqa: F401
-    except ImportError as exc:
-        return f"the built-in API server cannot be imported: {exc}"
-    return None
-
-
-def require_backend(backend: str) -> None:
-    """Skip (or, in CI / with LHDESK_REQUIRE_REAL_API, fail) when ``backend`` cannot run."""
-    reason = backend_unavailable(backend)
-    if reason is None:
-        return
-    if os.environ.get("CI") or os.environ.get("LHDESK_REQUIRE_REAL_API"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
-def backend_guard() -> Callable[[str], None]:
-    """``backend_guard("real")`` skips (or fails in CI) the test when that backend cannot run here."""
-    return require_backend
+def cluster_starter(backend_guard: Callable[[str], None]) -> Callable[..., DemoCluster]:
+    """``cluster_starter(workdir, backend, **DemoCluster kwargs)``: a started, fully seeded cluster
+    of its own (the caller stops it), for tests that stop, attach to or signal their cluster."""
 
+    def start(workdir: Path, backend: str, **kwargs: Any) -> DemoCluster:
+        backend_guard(backend)
+        cluster = DemoCluster(workdir, backend=backend, speed=kwargs.pop("speed", SPEED), **kwargs)  # type: ignore[arg-type]
+        cluster.start()
+        try:
+            assert cluster.wait_seeded(SEED_TIMEOUT), "the demo cluster's seed did not finish"
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
 
-@pytest.fixture(scope="session")
-def cluster_starter() -> Callable[..., DemoCluster]:
-    """``cluster_starter(workdir, backend, **DemoCluster kwargs)``: a started, fully seeded cluster."""
-    return start_cluster
-
-
-def start_cluster(workdir: Path, backend: str, **kwargs: Any) -> DemoCluster:
-    """A started DemoCluster whose seed is complete; the caller stops it."""
-    require_backend(backend)
-    cluster = DemoCluster(workdir, backend=backend, speed=kwargs.pop("speed", SPEED), **kwargs)
-    cluster.start()
-    try:
-        assert cluster.wait_seeded(SEED_TIMEOUT), "the demo cluster's seed did not finish"
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
-
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def demo_cluster(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DemoCluster]:
-    """A demo cluster with the small seed, Longhorn v1.12.1, speed 10; once per backend per session."""
-    backend = str(request.param)
-    cluster = start_cluster(tmp_path_factory.mktemp(f"demo-{backend}"), backend, seed="small")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    return start
 
 
 @pytest.fixture(scope="session")

@@ -221,40 +221,35 @@ def test_attach_refuses_a_cluster_running_longhorn_manager(bare_kubeconfig: Path
         api.close()
 
 
-@pytest.mark.parametrize("backend", ["builtin", "real"])
 def test_longhorn_before_1_9_has_no_system_backup_job(
-    backend: str, tmp_path: Path, cluster_starter: Callable[..., DemoCluster]
+    demo_cluster_factory: Callable[..., DemoCluster],
 ) -> None:
-    cluster = cluster_starter(tmp_path / "v182", backend, longhorn_version="v1.8.2", seed="small")
-    try:
-        api = cluster.api_client()
-        custom = client.CustomObjectsApi(api)
-        tasks = {
-            j["spec"]["task"]
-            for j in custom.list_namespaced_custom_object(GROUP, VERSION, NS, "recurringjobs")["items"]
-        }
-        assert "system-backup" not in tasks
-        assert {"snapshot", "backup"} <= tasks
-        version = custom.get_namespaced_custom_object(
-            GROUP, VERSION, NS, "settings", "current-longhorn-version"
-        )
-        assert version["value"] == "v1.8.2"
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "RecurringJob",
-            "metadata": {"name": "nightly"},
-            "spec": {"task": "system-backup", "cron": "0 1 * * *", "retain": 3},
-        }
-        with pytest.raises(ApiException) as caught:
-            custom.create_namespaced_custom_object(GROUP, VERSION, NS, "recurringjobs", body, dry_run="All")
-        message = json.loads(caught.value.body)["message"]
-        assert caught.value.status == 422
-        assert 'spec.task: Unsupported value: "system-backup"' in message
-        labels = [
-            sb["metadata"].get("labels") or {}
-            for sb in custom.list_namespaced_custom_object(GROUP, VERSION, NS, "systembackups")["items"]
-        ]
-        assert not any("recurring-job.longhorn.io/system-backup" in lb for lb in labels)
-        api.close()
-    finally:
-        cluster.stop()
+    # Shared with the other v1.8.2 tests of this backend; this test only reads and dry-runs.
+    cluster = demo_cluster_factory(longhorn_version="v1.8.2", seed="small", speed=20.0)
+    api = cluster.api_client()
+    custom = client.CustomObjectsApi(api)
+    tasks = {
+        j["spec"]["task"]
+        for j in custom.list_namespaced_custom_object(GROUP, VERSION, NS, "recurringjobs")["items"]
+    }
+    assert "system-backup" not in tasks
+    assert {"snapshot", "backup"} <= tasks
+    version = custom.get_namespaced_custom_object(GROUP, VERSION, NS, "settings", "current-longhorn-version")
+    assert version["value"] == "v1.8.2"
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RecurringJob",
+        "metadata": {"name": "nightly"},
+        "spec": {"task": "system-backup", "cron": "0 1 * * *", "retain": 3},
+    }
+    with pytest.raises(ApiException) as caught:
+        custom.create_namespaced_custom_object(GROUP, VERSION, NS, "recurringjobs", body, dry_run="All")
+    message = json.loads(caught.value.body)["message"]
+    assert caught.value.status == 422
+    assert 'spec.task: Unsupported value: "system-backup"' in message
+    labels = [
+        sb["metadata"].get("labels") or {}
+        for sb in custom.list_namespaced_custom_object(GROUP, VERSION, NS, "systembackups")["items"]
+    ]
+    assert not any("recurring-job.longhorn.io/system-backup" in lb for lb in labels)
+    api.close()
