@@ -57,21 +57,27 @@ def qsettings(tmp_path: Path, qapp: object) -> Iterator[object]:
     settings.sync()
 
 
+# Python's cycle collector never runs by itself in this suite: it would run on whichever thread
+# allocates when it is due (a watch thread, a pool task, a demo cluster's controller), and a
+# parentless Qt object in a cycle would then be destroyed there and corrupt Qt's heap. The app
+# avoids the same with ui/gcguard.py. Here the main thread collects after every test: the young
+# generation each time (with automatic collection off, all a test made is still young, so this is
+# cheap), and everything every FULL_COLLECTION_EVERY tests (a full pass over a heap holding the
+# session's demo clusters costs about a second).
+FULL_COLLECTION_EVERY = 50
+_tests_since_full_collection = 0
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage_on_the_main_thread() -> Iterator[None]:
-    """Run Python's cycle collector between tests, on the main (GUI) thread, never during one.
-
-    During a test the collector would run on whichever thread allocates when it is due (a watch
-    thread, a pool task); a parentless Qt object in a cycle left by an earlier test would then be
-    destroyed there and corrupt Qt's heap. The app avoids the same with ui/gcguard.py.
-    """
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    global _tests_since_full_collection
+    yield
+    _tests_since_full_collection += 1
+    if _tests_since_full_collection >= FULL_COLLECTION_EVERY:
+        _tests_since_full_collection = 0
         gc.collect()
+    else:
+        gc.collect(0)
 
 
 _started_qthreads: weakref.WeakSet[object] = weakref.WeakSet()
@@ -176,6 +182,7 @@ BUILTIN_ONLY = "built-in API server only: "
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    gc.disable()  # see _collect_garbage_on_the_main_thread
     config.addinivalue_line(
         "markers",
         "server_knobs(reason): the test needs a knob only the built-in API server has (api_faults, "

@@ -23,4 +23,4 @@ def test_collects_cycles_from_its_timer_and_gives_collection_back(qtbot) -> None
     finally:
         collector.stop()
     assert gc.isenabled()
-    gc.disable()  # the suite's own guard re-enables it after the test
+    gc.disable()  # the suite keeps automatic collection off (tests/conftest.py)
