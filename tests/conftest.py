@@ -198,15 +198,29 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
+# demo_cluster's arguments: that cluster serves most modules, so it is never stopped early.
+_DEFAULT_CLUSTER = ("v1.12.1", "small", 10.0, False)
+# How many other clusters stay running. Each runs a simulator (and, on the real backend, etcd and
+# kube-apiserver) that takes CPU from the tests while idle; most are used by one module only.
+_MORE_CLUSTERS = 2
+
+
 class DemoClusters:
-    """Demo clusters of one backend, started on first use and kept, by their arguments, until the
-    backend's tests are done. A cluster start dominates test time (real: about 5 s for the API server
-    alone), so tests that need a special cluster share one with every test that needs the same."""
+    """Demo clusters of one backend, started on first use and shared by their arguments.
+
+    A cluster start dominates test time (real: about 5 s for the API server alone), so tests that
+    need a special cluster share one with every test that asks for the same. ``demo_cluster``'s
+    cluster runs until the backend's tests are done; of the others, the two most recently asked for
+    keep running and an older one is stopped (in the background) when a third is started. So a test
+    module may hold (for example in a module-scoped fixture) one special cluster, and ask for one more.
+    """
 
     def __init__(self, backend: str, root: Path) -> None:
         self.backend = backend
         self._root = root
-        self._clusters: dict[tuple[object, ...], Any] = {}
+        self._clusters: dict[tuple[object, ...], Any] = {}  # least recently asked for first
+        self._stopping: list[threading.Thread] = []
+        self._errors: list[BaseException] = []
 
     def __call__(
         self,
@@ -220,9 +234,12 @@ class DemoClusters:
         from lhdesk.demo.cluster import DemoCluster
 
         key = (longhorn_version, seed, float(speed), scale_cron)
-        cluster = self._clusters.get(key)
+        cluster = self._clusters.pop(key, None)
         if cluster is not None:
+            self._clusters[key] = cluster
             return cluster
+        if key != _DEFAULT_CLUSTER:
+            self._make_room()
         name = f"{self.backend}-{longhorn_version}-{seed}-x{speed:g}{'-cron' if scale_cron else ''}"
         cluster = DemoCluster(
             self._root / name,
@@ -241,26 +258,33 @@ class DemoClusters:
         self._clusters[key] = cluster
         return cluster
 
-    def stop(self) -> None:
-        """Stop every cluster, all at once: a stop mostly waits for the simulator's watches to end
-        (up to 10 s each on the built-in server), so stopping them one by one adds those waits up."""
-        clusters = list(self._clusters.values())
-        self._clusters.clear()
-        errors: list[BaseException] = []
+    def _make_room(self) -> None:
+        others = [key for key in self._clusters if key != _DEFAULT_CLUSTER]
+        while len(others) >= _MORE_CLUSTERS:
+            self._stop_in_background(self._clusters.pop(others.pop(0)))
 
-        def stop(cluster: Any) -> None:
+    def _stop_in_background(self, cluster: Any) -> None:
+        # A stop mostly waits for the simulator's watches to end (up to 10 s on the built-in
+        # server), so nobody waits for it here; stop() joins these threads.
+        def stop() -> None:
             try:
                 cluster.stop()
             except BaseException as exc:
-                errors.append(exc)
+                self._errors.append(exc)
 
-        threads = [threading.Thread(target=stop, args=(c,), name="demo-cluster-stop") for c in clusters]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
+        thread = threading.Thread(target=stop, name="demo-cluster-stop")
+        thread.start()
+        self._stopping.append(thread)
+
+    def stop(self) -> None:
+        """Stop every cluster, all at once, and wait for them."""
+        while self._clusters:
+            self._stop_in_background(self._clusters.popitem()[1])
+        for thread in self._stopping:
             thread.join()
-        if errors:
-            raise errors[0]
+        self._stopping.clear()
+        if self._errors:
+            raise self._errors[0]
 
 
 @pytest.fixture(scope="session")

@@ -218,7 +218,8 @@ KUBERNETES_VERSION = {"builtin": SERVER_VERSION["gitVersion"], "real": K8S_VERSI
 def demo_182_kubeconfig(demo_cluster_factory: Callable[..., Any], tmp_path: Path) -> Path:
     """A demo cluster on Longhorn v1.8.2, plus wrong-token and wrong-ca contexts pointing at it.
 
-    The cluster is the one tests/schedule/test_scheduler_demo.py uses (same arguments, one start).
+    The cluster is shared with tests/schedule/test_scheduler_demo.py and tests/demo/cluster (same
+    arguments, one start).
     """
     demo = demo_cluster_factory(longhorn_version="v1.8.2", seed="small", speed=20.0)
     doc = yaml.safe_load(demo.kubeconfig_path.read_text())

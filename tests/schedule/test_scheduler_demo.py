@@ -2,8 +2,9 @@
 and the crash and two-process tests with real ``lhdesk scheduler run`` processes.
 
 Every test runs on both API-server backends (``backend``). The clusters come from the suite's
-``demo_cluster_factory``: no seed (observed runs must be the tests' own), on Longhorn v1.8.2 (the
-versions without a ``system-backup`` RecurringJob task are what workstation schedules are for).
+``demo_cluster_factory``, on Longhorn v1.8.2: the versions without a ``system-backup`` RecurringJob
+task are what workstation schedules are for, and so its seed has no SystemBackups of such a job
+(observed runs must be the tests' own).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# Shared with tests/commands/test_contexts_cli.py (same arguments, same cluster).
-FAST = {"longhorn_version": "v1.8.2", "seed": "none", "speed": 20.0}
+# Shared with tests/commands/test_contexts_cli.py and tests/demo/cluster (same arguments, same cluster).
+FAST = {"longhorn_version": "v1.8.2", "seed": "small", "speed": 20.0}
 
 
 @pytest.fixture
