@@ -111,7 +111,7 @@ def _wait_established(ext: client.ApiextensionsV1Api, names: set[str], timeout: 
 
 
 class Stack:
-    """An API server, S3 and the Longhorn CRDs, shared by the tests of one module."""
+    """An API server of one backend, S3 and the Longhorn CRDs, shared by the controller tests."""
 
     def __init__(self, workdir: Path, backend: str, builtin_kwargs: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
