@@ -20,7 +20,7 @@ from lhdesk.demo.apiserver import ApiServer
 from lhdesk.demo.apiserver.cluster import WriteOptions
 from lhdesk.demo.apiserver.rbac import MASTERS, User
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "longhorn" / "crds"
+SHARED = Path(__file__).resolve().parents[1] / "lhdesk" / "demo" / "longhorn" / "crds"
 NS = "longhorn-system"
 
 

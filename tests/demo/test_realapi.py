@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "kube-apiserver"
-CRD_DIR_CANDIDATES = [REPO.parent / "shared" / "longhorn" / "crds", Path("/work/shared/longhorn/crds")]
+CRD_DIR_CANDIDATES = [REPO / "lhdesk" / "demo" / "longhorn" / "crds"]
 CRD_FILES = [
     "backups.yaml",
     "backuptargets.yaml",

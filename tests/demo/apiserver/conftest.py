@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +17,9 @@ from kubernetes import client
 
 from lhdesk.demo.apiserver import ApiServer
 
-SHARED = Path(os.environ.get("LHDESK_SHARED", Path(__file__).resolve().parents[4] / "shared"))
-CRD_DIR = SHARED / "longhorn" / "crds"
-EXAMPLES_DIR = SHARED / "longhorn" / "examples"
+# Longhorn's own CRDs ship inside the package; the example objects are test data in the repo.
+CRD_DIR = Path(__file__).resolve().parents[3] / "lhdesk" / "demo" / "longhorn" / "crds"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "data" / "longhorn-examples"
 NS = "longhorn-system"
 GROUP = "longhorn.io"
 VERSION = "v1beta2"

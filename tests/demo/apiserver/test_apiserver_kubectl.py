@@ -14,7 +14,7 @@ from kubernetes import client
 pytestmark = pytest.mark.integration
 
 GROUP, VERSION, NS = "longhorn.io", "v1beta2", "longhorn-system"
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "longhorn" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "longhorn-examples"
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -26,7 +26,7 @@ from lhdesk.demo.apiserver import ApiServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CRDS = Path(__file__).resolve().parents[4] / "shared" / "longhorn" / "crds"
+CRDS = Path(__file__).resolve().parents[3] / "lhdesk" / "demo" / "longhorn" / "crds"
 NS = "longhorn-system"
 RJ = f"/apis/longhorn.io/v1beta2/namespaces/{NS}/recurringjobs"
 VOLATILE = {"uid", "resourceVersion", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp"}

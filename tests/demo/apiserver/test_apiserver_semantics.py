@@ -457,7 +457,7 @@ def test_watch_label_selector_transitions(demo: Any) -> None:
 def test_examples_create_as_documented(demo: Any) -> None:
     from pathlib import Path
 
-    examples = Path(__file__).resolve().parents[4] / "shared" / "longhorn" / "examples"
+    examples = Path(__file__).resolve().parents[2] / "data" / "longhorn-examples"
     created = 0
     for path in sorted(examples.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
