@@ -62,13 +62,24 @@ def _request(
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+def _sorted_brackets(text: str) -> str:
+    """kube-apiserver 1.20 lists several field errors in random order: compare them as a set."""
+    return re.sub(
+        r"\[([^\[\]]*, [^\[\]]*)\]", lambda m: "[" + ", ".join(sorted(m.group(1).split(", "))) + "]", text
+    )
+
+
 def _norm(o: Any) -> Any:
     if isinstance(o, dict):
-        return {k: _norm(v) for k, v in o.items() if k not in VOLATILE}
+        return {
+            k: sorted(_norm(v), key=repr) if k == "causes" and isinstance(v, list) else _norm(v)
+            for k, v in o.items()
+            if k not in VOLATILE
+        }
     if isinstance(o, list):
         return [_norm(x) for x in o]
     if isinstance(o, str):
-        return _UUID.sub("<uid>", o)
+        return _sorted_brackets(_UUID.sub("<uid>", o))
     return o
 
 
