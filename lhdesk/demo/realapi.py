@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import datetime
 import http.client
-import ipaddress
 import json
 import logging
 import os
@@ -54,10 +52,10 @@ from types import TracebackType
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from lhdesk.demo.pki import CertificateAuthority
 
 logger = logging.getLogger(__name__)
 
@@ -175,89 +173,6 @@ def _write_private(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.chmod(path, 0o600)
-
-
-@dataclass(frozen=True)
-class LoopbackTls:
-    """PEM blobs of a throw-away CA and of a serving certificate (with its key) signed by it."""
-
-    ca_pem: bytes
-    cert_pem: bytes
-    key_pem: bytes
-
-
-def make_loopback_tls() -> LoopbackTls:
-    """A new CA and a serving certificate for 127.0.0.1 and localhost signed by it (valid 30 days)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lhdesk-demo-ca")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(_LOOPBACK)), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return LoopbackTls(
-        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
-        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-        key_pem=_pem_key(key),
-    )
 
 
 def _proc_is(pid: int, exe: str) -> bool:
@@ -412,7 +327,7 @@ class RealApiServer:
         shutil.rmtree(wd / "etcd-data", ignore_errors=True)
         for name in ("kubeconfig", "state.json"):
             (wd / name).unlink(missing_ok=True)
-        tls = make_loopback_tls()
+        tls = CertificateAuthority.generate("lhdesk-demo-ca").issue_server_cert()
         self._ca_pem = tls.ca_pem
         (wd / "ca.crt").write_bytes(tls.ca_pem)
         (wd / "apiserver.crt").write_bytes(tls.cert_pem + tls.ca_pem)

@@ -30,6 +30,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from lhdesk.demo.pki import CertificateAuthority
 from lhdesk.demo.realapi import (
     K8S_VERSION,
     READONLY_ROLE,
@@ -37,7 +38,6 @@ from lhdesk.demo.realapi import (
     RealApiServerError,
     cache_dir,
     find_binaries,
-    make_loopback_tls,
     stop_dir,
 )
 
@@ -324,7 +324,7 @@ class _DenyingWebhook(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def denying_webhook(tmp_path: Path) -> Iterator[tuple[int, bytes]]:
-    tls = make_loopback_tls()
+    tls = CertificateAuthority.generate("test-webhook").issue_server_cert()
     (tmp_path / "hook.crt").write_bytes(tls.cert_pem)
     (tmp_path / "hook.key").write_bytes(tls.key_pem)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
