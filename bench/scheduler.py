@@ -24,6 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lhdesk.core import cron as core_cron
 from lhdesk.demo.cluster import ADMIN_CONTEXT, DemoCluster
 from lhdesk.schedule import due as due_mod
 from lhdesk.schedule.contexts import KubeconfigApiFactory
@@ -70,6 +71,7 @@ def bench_due(count: int) -> None:
     for _ in range(5):
         due_mod.next_slot_after.cache_clear()
         due_mod._parsed.cache_clear()
+        core_cron._parse_field.cache_clear()
         began = time.perf_counter()
         decisions = due_mod.due_all(schedules, last_slots, now, now - timedelta(hours=1))
         cold.append(time.perf_counter() - began)

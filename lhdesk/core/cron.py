@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_left, bisect_right
+from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
+from functools import cached_property, lru_cache
 
 from cron_descriptor import DescriptionTypeEnum, ExpressionDescriptor, Options
-
-# No stubs for croniter are installed (types-croniter is not a project dependency).
-from croniter import CroniterError, croniter  # type: ignore[import-untyped]
 
 __all__ = [
     "DESCRIPTORS",
@@ -299,7 +299,7 @@ def _format_go_duration(nanos: int) -> str:
 # Field parsing (robfig getField / getRange)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: the five below are all there are
 class _Bounds:
     name: str
     low: int
@@ -384,6 +384,7 @@ def _parse_range(expr: str, bounds: _Bounds) -> tuple[frozenset[int], bool, str]
     return frozenset(range(start, end + 1, step)), star, text
 
 
+@lru_cache(maxsize=2048)  # "*" and small numbers recur in nearly every expression
 def _parse_field(text: str, bounds: _Bounds) -> _Field:
     values: set[int] = set()
     star = False
@@ -482,15 +483,15 @@ class CronSchedule:
         """True when a day matching day-of-month OR day-of-week is enough (no ``*``/``?``)."""
         return not (self.dom_star or self.dow_star)
 
-    @property
+    @cached_property
     def can_run(self) -> bool:
         """False when no date can ever match (``30 2`` = 30 February, or an empty list)."""
         if self.is_every:
             return True
         if not (self.minutes and self.hours and self.months):
             return False
-        possible_days = {d for m in self.months for d in range(1, _days_in_month(m) + 1)}
-        dom_ok = bool(self.days_of_month & possible_days)
+        longest_month = max(_days_in_month(m) for m in self.months)
+        dom_ok = bool(self.days_of_month) and min(self.days_of_month) <= longest_month
         if self.day_or:
             return dom_ok or bool(self.days_of_week)
         return dom_ok and bool(self.days_of_week)
@@ -508,32 +509,75 @@ class CronSchedule:
 
     # -- run times -----------------------------------------------------------------------
 
-    def _croniter_expr(self) -> tuple[str, bool] | None:
-        """An equivalent plain numeric expression and croniter's day_or, or None (never runs)."""
+    @cached_property
+    def _times(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return tuple(sorted(self.hours)), tuple(sorted(self.minutes))
 
-        def text(values: frozenset[int], bounds: _Bounds) -> str:
-            if len(values) == bounds.high - bounds.low + 1:
-                return "*"
-            return ",".join(str(v) for v in sorted(values))
+    def _day_matches(self, day: int, weekday: int) -> bool:
+        """``weekday`` counts from 0 = Sunday."""
+        dom_match = day in self.days_of_month
+        dow_match = weekday in self.days_of_week
+        return (dom_match or dow_match) if self.day_or else (dom_match and dow_match)
 
-        if not self.can_run:
-            return None
-        dom, dow = self.days_of_month, self.days_of_week
-        full_dom = len(dom) == 31
-        full_dow = len(dow) == 7
-        if self.day_or:
-            if full_dom or full_dow:
-                dom_text, dow_text, day_or = "*", "*", False
-            elif not dom:
-                dom_text, dow_text, day_or = "*", text(dow, _DOW), False
-            elif not dow:
-                dom_text, dow_text, day_or = text(dom, _DOM), "*", False
-            else:
-                dom_text, dow_text, day_or = text(dom, _DOM), text(dow, _DOW), True
-        else:
-            dom_text, dow_text, day_or = text(dom, _DOM), text(dow, _DOW), False
-        fields = (text(self.minutes, _MINUTE), text(self.hours, _HOUR), dom_text, text(self.months, _MONTH))
-        return " ".join((*fields, dow_text)), day_or
+    def _first_time(self, hour: int, minute: int) -> tuple[int, int] | None:
+        """The first (hour, minute) of this schedule at or after ``hour:minute`` in a day."""
+        hours, minutes = self._times
+        i = bisect_left(hours, hour)
+        if i < len(hours) and hours[i] == hour:
+            j = bisect_left(minutes, minute)
+            if j < len(minutes):
+                return hour, minutes[j]
+            i += 1
+        return (hours[i], minutes[0]) if i < len(hours) else None
+
+    def _last_time(self, hour: int, minute: int) -> tuple[int, int] | None:
+        """The last (hour, minute) of this schedule at or before ``hour:minute`` in a day."""
+        hours, minutes = self._times
+        i = bisect_right(hours, hour) - 1
+        if i >= 0 and hours[i] == hour:
+            j = bisect_right(minutes, minute) - 1
+            if j >= 0:
+                return hour, minutes[j]
+            i -= 1
+        return (hours[i], minutes[-1]) if i >= 0 else None
+
+    def _scan_forward(self, start: datetime, last_year: int) -> datetime | None:
+        """The first matching minute after ``start``'s minute, in a year up to ``last_year``.
+
+        Walks months, then days, then jumps to the time of day with a bisection; robfig's
+        ``SpecSchedule.Next`` steps the same calendar one unit at a time.
+        """
+        year, month, day = start.year, start.month, start.day
+        hour, minute = start.hour, start.minute + 1
+        while year <= last_year:
+            if month in self.months:
+                first_weekday, days = monthrange(year, month)  # Monday = 0
+                for d in range(day, days + 1):
+                    if self._day_matches(d, (first_weekday + d) % 7):
+                        found = self._first_time(hour, minute)
+                        if found is not None:
+                            return datetime(year, month, d, *found, tzinfo=UTC)
+                    hour = minute = 0
+            day, hour, minute = 1, 0, 0
+            month, year = (1, year + 1) if month == 12 else (month + 1, year)
+        return None
+
+    def _scan_backward(self, end: datetime, first_year: int) -> datetime | None:
+        """The last matching minute at or before ``end``'s minute, in a year from ``first_year``."""
+        year, month, day = end.year, end.month, end.day
+        hour, minute = end.hour, end.minute
+        while year >= first_year:
+            if month in self.months:
+                first_weekday, days = monthrange(year, month)
+                for d in range(min(day, days), 0, -1):
+                    if self._day_matches(d, (first_weekday + d) % 7):
+                        found = self._last_time(hour, minute)
+                        if found is not None:
+                            return datetime(year, month, d, *found, tzinfo=UTC)
+                    hour, minute = 23, 59
+            day, hour, minute = 31, 23, 59
+            month, year = (12, year - 1) if month == 1 else (month - 1, year)
+        return None
 
     def next_after(self, t: datetime, anchor: datetime | None = None) -> datetime:
         """The first run strictly after ``t``.
@@ -549,8 +593,11 @@ class CronSchedule:
         start = _utc(t, "t")
         try:
             return self._next_after(start, anchor)
-        except OverflowError:
-            raise CronError(f"no run of {self.expr!r} before the end of year 9999") from None
+        except OverflowError:  # datetime arithmetic past 9999-12-31
+            raise self._calendar_end() from None
+
+    def _calendar_end(self) -> CronError:
+        return CronError(f"no run of {self.expr!r} before the end of year {MAXYEAR}")
 
     def _next_after(self, start: datetime, anchor: datetime | None) -> datetime:
         if self.every is not None:
@@ -561,20 +608,15 @@ class CronSchedule:
                 return base + self.every
             k = (start - base) // self.every + 1
             return base + k * self.every
-        converted = self._croniter_expr()
-        if converted is None:
+        if not self.can_run:
             raise CronError(f"no run ever matches {self.expr!r}")
-        expr, day_or = converted
-        try:
-            result = croniter(expr, start, day_or=day_or, max_years_between_matches=_YEAR_LIMIT + 1).get_next(
-                datetime
-            )
-        except CroniterError:
-            result = None
         limit_year = (start.replace(microsecond=0) + timedelta(seconds=1)).year + _YEAR_LIMIT
-        if not isinstance(result, datetime) or result.year > limit_year:
-            raise CronError(f"no run of {self.expr!r} within {_YEAR_LIMIT} years after {format_utc(start)}")
-        return result.astimezone(UTC)
+        result = self._scan_forward(start, min(limit_year, MAXYEAR))
+        if result is not None:
+            return result
+        if limit_year > MAXYEAR:
+            raise self._calendar_end()
+        raise CronError(f"no run of {self.expr!r} within {_YEAR_LIMIT} years after {format_utc(start)}")
 
     def next_runs(self, start: datetime, count: int, anchor: datetime | None = None) -> list[datetime]:
         """Up to ``count`` runs strictly after ``start``; fewer when the schedule stops.
@@ -609,22 +651,9 @@ class CronSchedule:
             base = _utc(anchor, "anchor")
             k = (moment - base) // self.every
             return base + k * self.every if k >= 1 else None
-        floor = moment.replace(second=0, microsecond=0)
-        if self.matches(floor):
-            return floor
-        converted = self._croniter_expr()
-        if converted is None:
+        if not self.can_run:
             return None
-        expr, day_or = converted
-        try:
-            result = croniter(expr, floor, day_or=day_or, max_years_between_matches=_YEAR_LIMIT + 1).get_prev(
-                datetime
-            )
-        except CroniterError:
-            return None
-        if not isinstance(result, datetime) or result.year < floor.year - _YEAR_LIMIT:
-            return None
-        return result.astimezone(UTC)
+        return self._scan_backward(moment, max(moment.year - _YEAR_LIMIT, MINYEAR))
 
 
 def format_utc(moment: datetime) -> str:
