@@ -7,10 +7,8 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -28,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from lhdesk.logbuffer import LogEntry, RingBufferHandler
+from lhdesk.ui.rowmodel import Index, RowTableModel
 
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 LevelRole = Qt.ItemDataRole.UserRole + 1
@@ -41,7 +40,6 @@ class Column(enum.IntEnum):
 
 
 HEADERS = {Column.TIME: "Time", Column.LEVEL: "Level", Column.SOURCE: "Source", Column.MESSAGE: "Message"}
-Index = QModelIndex | QPersistentModelIndex
 
 
 class LogBridge(QObject):
@@ -62,31 +60,18 @@ class LogBridge(QObject):
         self.handler.remove_listener(self.entry_added.emit)
 
 
-class ActivityModel(QAbstractTableModel):
+class ActivityModel(RowTableModel[LogEntry]):
     """The newest log entries, oldest first, capped like the ring buffer behind it."""
 
     def __init__(self, entries: list[LogEntry], capacity: int, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._entries = list(entries)[-capacity:]
+        super().__init__([HEADERS[c] for c in Column], parent)
+        self._rows = list(entries)[-capacity:]
         self._capacity = capacity
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's own signature)
-        return 0 if parent.isValid() else len(self._entries)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[Column(section)]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        entry = self._entries[index.row()]
+        entry = self._rows[index.row()]
         column = Column(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
             if column is Column.TIME:
@@ -104,19 +89,17 @@ class ActivityModel(QAbstractTableModel):
 
     @Slot(object)
     def append(self, entry: LogEntry) -> None:
-        if len(self._entries) >= self._capacity:
+        if len(self._rows) >= self._capacity:
             self.beginRemoveRows(QModelIndex(), 0, 0)
-            del self._entries[0]
+            del self._rows[0]
             self.endRemoveRows()
-        row = len(self._entries)
+        row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)
-        self._entries.append(entry)
+        self._rows.append(entry)
         self.endInsertRows()
 
     def clear(self) -> None:
-        self.beginResetModel()
-        self._entries.clear()
-        self.endResetModel()
+        self.reset_rows([])
 
 
 class LevelFilterProxy(QSortFilterProxyModel):

@@ -7,10 +7,8 @@ import html
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSignalBlocker,
     QSortFilterProxyModel,
     Qt,
@@ -32,10 +30,10 @@ from PySide6.QtWidgets import (
 
 from lhdesk.core.clusters import ContextState
 from lhdesk.ui.pages import Page
+from lhdesk.ui.rowmodel import Index, RowTableModel
 from lhdesk.ui.session import ClusterSession, ContextStatus
 from lhdesk.ui.settings import Settings
 
-Index = QModelIndex | QPersistentModelIndex
 SortRole = Qt.ItemDataRole.UserRole + 1
 
 STATE_COLOURS = {
@@ -93,47 +91,23 @@ HEADERS = {
 }
 
 
-class ClustersTableModel(QAbstractTableModel):
+class ClustersTableModel(RowTableModel[ContextStatus]):
     """One row per kubeconfig context, in kubeconfig order."""
 
     def __init__(self, colours: dict[str, str] | None = None, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[ContextStatus] = []
+        super().__init__([HEADERS[c] for c in Column], parent)
         self._colours = dict(colours or {})
         self.current: str | None = None
-
-    def set_statuses(self, statuses: tuple[ContextStatus, ...]) -> None:
-        self.beginResetModel()
-        self._rows = list(statuses)
-        self.endResetModel()
 
     def update_status(self, status: ContextStatus) -> None:
         for row, old in enumerate(self._rows):
             if old.info.name == status.info.name:
-                self._rows[row] = status
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+                self.replace_row(row, status)
                 return
 
     def set_colours(self, colours: dict[str, str]) -> None:
         self._colours = dict(colours)
-        if self._rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
-
-    def status_at(self, row: int) -> ContextStatus:
-        return self._rows[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[Column(section)]
-        return None
+        self.rows_changed(column=0)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -328,11 +302,11 @@ class ClustersPage(Page):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return None
-        return self.model.status_at(self.proxy.mapToSource(rows[0]).row())
+        return self.model.row_at(self.proxy.mapToSource(rows[0]).row())
 
     @Slot(object)
     def _on_contexts_changed(self, statuses: tuple[ContextStatus, ...]) -> None:
-        self.model.set_statuses(statuses)
+        self.model.reset_rows(statuses)
         if self._check_all_when_listed:
             self._check_all_when_listed = False
             self._session.check_all()

@@ -18,10 +18,8 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
-    QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     QTimer,
@@ -74,13 +72,13 @@ from lhdesk.schedule.naming import new_schedule_id
 from lhdesk.schedule.store import Store
 from lhdesk.ui.cronfield import CronField, format_run
 from lhdesk.ui.pages import Page
+from lhdesk.ui.rowmodel import Index, RowTableModel
 from lhdesk.ui.scheduler import CommandFailed, FreshnessChecked, HostStatus, SchedulerHost
 from lhdesk.ui.session import ClusterSession, ContextStatus
 from lhdesk.ui.tasks import Outcome, TaskRunner
 
 log = logging.getLogger(__name__)
 
-Index = QModelIndex | QPersistentModelIndex
 SortRole = Qt.ItemDataRole.UserRole + 1
 #: Returns the RecurringJob objects (dicts as the API gives them) of a context; called off the GUI thread.
 RecurringJobsFn = Callable[[str], Sequence[Mapping[str, Any]]]
@@ -190,49 +188,26 @@ class ScheduleRow:
     running: bool = False
 
 
-class SchedulesTableModel(QAbstractTableModel):
+class SchedulesTableModel(RowTableModel[ScheduleRow]):
     """One row per workstation schedule."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[ScheduleRow] = []
+        super().__init__([SCHEDULE_HEADERS[c] for c in ScheduleColumn], parent)
 
     def set_rows(self, rows: Sequence[ScheduleRow]) -> None:
         """Replace the rows; when the same schedules are listed, only their cells change."""
         new = list(rows)
         if [r.schedule.id for r in new] == [r.schedule.id for r in self._rows]:
             self._rows = new
-            if new:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(ScheduleColumn) - 1))
-            return
-        self.beginResetModel()
-        self._rows = new
-        self.endResetModel()
-
-    def rows(self) -> tuple[ScheduleRow, ...]:
-        return tuple(self._rows)
-
-    def row_at(self, row: int) -> ScheduleRow:
-        return self._rows[row]
+            self.rows_changed()
+        else:
+            self.reset_rows(new)
 
     def find(self, schedule_id: str) -> int:
         for row, item in enumerate(self._rows):
             if item.schedule.id == schedule_id:
                 return row
         return -1
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(ScheduleColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return SCHEDULE_HEADERS[ScheduleColumn(section)]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -357,62 +332,31 @@ def _format_span(span: timedelta | None) -> str:
     return f"{hours} h {minutes} min"
 
 
-class RunHistoryModel(QAbstractTableModel):
+class RunHistoryModel(RowTableModel[RunRecord]):
     """Run records, newest first; live updates replace a record by id or add it on top."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[RunRecord] = []
+        super().__init__([HISTORY_HEADERS[c] for c in HistoryColumn], parent)
         self._names: dict[str, str] = {}
-
-    def set_records(self, records: Sequence[RunRecord]) -> None:
-        self.beginResetModel()
-        self._rows = list(records)
-        self.endResetModel()
 
     def set_names(self, names: Mapping[str, str]) -> None:
         """Schedule id -> name, for the Schedule column."""
         self._names = dict(names)
-        if self._rows:
-            self.dataChanged.emit(
-                self.index(0, HistoryColumn.SCHEDULE), self.index(len(self._rows) - 1, HistoryColumn.SCHEDULE)
-            )
-
-    def records(self) -> tuple[RunRecord, ...]:
-        return tuple(self._rows)
-
-    def record_at(self, row: int) -> RunRecord:
-        return self._rows[row]
+        self.rows_changed(column=HistoryColumn.SCHEDULE)
 
     def upsert(self, record: RunRecord) -> None:
         if record.id is not None:
             for row, old in enumerate(self._rows):
                 if old.id == record.id:
-                    self._rows[row] = record
-                    self.dataChanged.emit(self.index(row, 0), self.index(row, len(HistoryColumn) - 1))
+                    self.replace_row(row, record)
                     return
-        self.beginInsertRows(QModelIndex(), 0, 0)
-        self._rows.insert(0, record)
-        self.endInsertRows()
+        self.prepend_row(record)
 
     def schedule_label(self, record: RunRecord) -> str:
         if record.kind == KIND_RECURRING_JOB:
             return f"RecurringJob {record.schedule_id}"
         name = self._names.get(record.schedule_id)
         return name if name is not None else f"{record.schedule_id} (removed)"
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HistoryColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HISTORY_HEADERS[HistoryColumn(section)]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -476,7 +420,7 @@ class RunHistoryFilter(QSortFilterProxyModel):
         model = self.sourceModel()
         if not isinstance(model, RunHistoryModel):
             return True
-        record = model.record_at(source_row)
+        record = model.row_at(source_row)
         if self._schedule is not None and schedule_key(record) != self._schedule:
             return False
         if self._context is not None and record.context != self._context:
@@ -593,47 +537,22 @@ def _rule_hours(rule: freshness.FreshnessRule) -> int:
     return round(rule.max_age.total_seconds() / 3600)
 
 
-class FreshnessTableModel(QAbstractTableModel):
+class FreshnessTableModel(RowTableModel[freshness.FreshnessRule]):
     """One row per freshness rule, with the latest check of it."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rules: list[freshness.FreshnessRule] = []
+        super().__init__([FRESHNESS_HEADERS[c] for c in FreshnessColumn], parent)
         self._statuses: dict[str, freshness.FreshnessStatus] = {}
 
     def set_rules(self, rules: Sequence[freshness.FreshnessRule]) -> None:
-        self.beginResetModel()
-        self._rules = sorted(rules, key=lambda r: r.context)
-        self.endResetModel()
+        self.reset_rows(sorted(rules, key=lambda r: r.context))
 
     def set_statuses(self, statuses: Sequence[freshness.FreshnessStatus]) -> None:
         self._statuses.update({s.context: s for s in statuses})
-        if self._rules:
-            self.dataChanged.emit(
-                self.index(0, 0), self.index(len(self._rules) - 1, len(FreshnessColumn) - 1)
-            )
-
-    def rule_at(self, row: int) -> freshness.FreshnessRule:
-        return self._rules[row]
-
-    def rules(self) -> tuple[freshness.FreshnessRule, ...]:
-        return tuple(self._rules)
+        self.rows_changed()
 
     def status(self, context: str) -> freshness.FreshnessStatus | None:
         return self._statuses.get(context)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rules)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(FreshnessColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return FRESHNESS_HEADERS[FreshnessColumn(section)]
-        return None
 
     def _state(self, status: freshness.FreshnessStatus | None) -> str:
         if status is None:
@@ -645,7 +564,7 @@ class FreshnessTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        rule = self._rules[index.row()]
+        rule = self._rows[index.row()]
         status = self._statuses.get(rule.context)
         if status is not None and status.max_age != rule.max_age:
             status = None  # checked under the old rule
@@ -1196,7 +1115,7 @@ class SchedulesPage(Page):
         self._snapshot_pending = False
         self._snapshot = snapshot
         self.history_model.set_names({s.id: s.name for s in snapshot.schedules})
-        self.history_model.set_records(snapshot.history)
+        self.history_model.reset_rows(snapshot.history)
         self.freshness_model.set_rules(snapshot.rules)
         self._fill_history_filters()
         self._recompute()
@@ -1302,7 +1221,7 @@ class SchedulesPage(Page):
             return
         keys: dict[str, str] = {f"schedule:{s.id}": s.name for s in snapshot.schedules}
         contexts = {s.context for s in snapshot.schedules}
-        for record in self.history_model.records():
+        for record in self.history_model.rows():
             keys.setdefault(schedule_key(record), self.history_model.schedule_label(record))
             if record.context:
                 contexts.add(record.context)
@@ -1352,7 +1271,7 @@ class SchedulesPage(Page):
         rows = self.history_table.selectionModel().selectedRows()
         if not rows:
             return None
-        return self.history_model.record_at(self.history_proxy.mapToSource(rows[0]).row())
+        return self.history_model.row_at(self.history_proxy.mapToSource(rows[0]).row())
 
     # -- selection and actions ---------------------------------------------------------------
 
@@ -1522,7 +1441,7 @@ class SchedulesPage(Page):
     @Slot()
     def _on_set_rule(self) -> None:
         rows = self.freshness_table.selectionModel().selectedRows()
-        rule = self.freshness_model.rule_at(rows[0].row()) if rows else None
+        rule = self.freshness_model.row_at(rows[0].row()) if rows else None
         dialog = FreshnessRuleDialog(self._contexts(), rule, self._current_context(), self)
         self.tabs.setCurrentIndex(2)
         self._open(dialog, lambda: self._save_rule(dialog.rule()))
@@ -1541,7 +1460,7 @@ class SchedulesPage(Page):
         rows = self.freshness_table.selectionModel().selectedRows()
         if not rows:
             return
-        rule = self.freshness_model.rule_at(rows[0].row())
+        rule = self.freshness_model.row_at(rows[0].row())
         store = self.store
         self._tasks.submit(
             lambda: store.remove_freshness_rule(rule.context),

@@ -174,7 +174,7 @@ def test_every_2s_with_retain_2_runs_repeatedly_and_keeps_two(qtbot, stack, fact
     schedule_id = create(qtbot, page, "every two seconds", "@every 2s", 2)
 
     def ready() -> list[Any]:
-        mine = [r for r in page.history_model.records() if r.schedule_id == schedule_id]
+        mine = [r for r in page.history_model.rows() if r.schedule_id == schedule_id]
         return [r for r in mine if r.outcome == "ready"]
 
     qtbot.waitUntil(lambda: len(ready()) >= 4, timeout=60_000)
@@ -188,10 +188,10 @@ def test_every_2s_with_retain_2_runs_repeatedly_and_keeps_two(qtbot, stack, fact
     runs = [r for r in records if r.outcome == "ready"]
     assert len(runs) >= 4
     # Every ready run is in the page's history with its backup; the newest two are what remains.
-    assert {r.id for r in runs} <= {r.id for r in page.history_model.records()}
+    assert {r.id for r in runs} <= {r.id for r in page.history_model.rows()}
     assert live(factory, schedule_id) == sorted(r.backup for r in runs[:2])
     assert any(r.pruned for r in runs)
-    assert all(r.outcome != "error" for r in page.history_model.records())
+    assert all(r.outcome != "error" for r in page.history_model.rows())
 
 
 def test_a_failing_system_backup_raises_a_notification(qtbot, stack, demo) -> None:

@@ -134,5 +134,5 @@ def test_model_passes_the_model_tester(qtmodeltester, qapp) -> None:
     from lhdesk.ui.session import ContextStatus
 
     model = ClustersTableModel({"prod": "#ff0000"})
-    model.set_statuses(tuple(ContextStatus(info, info.unprobed()) for info in KSET.contexts))
+    model.reset_rows(tuple(ContextStatus(info, info.unprobed()) for info in KSET.contexts))
     qtmodeltester.check(model)

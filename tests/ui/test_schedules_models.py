@@ -78,7 +78,7 @@ def test_history_model_and_filter_pass_the_model_tester(qtmodeltester, qapp) -> 
     proxy = RunHistoryFilter()
     proxy.setSourceModel(model)
     qtmodeltester.check(model)
-    model.set_records([record(), record("error", 2, context="prod", pruned=("old-1", "old-2"))])
+    model.reset_rows([record(), record("error", 2, context="prod", pruned=("old-1", "old-2"))])
     model.set_names({"nightly-aaaaaa": "Nightly"})
     model.upsert(record("missed", 3, schedule_id="ghost-dddddd"))
     model.upsert(record("adopted", 1))
@@ -130,7 +130,7 @@ def test_upcoming_and_freshness_models_pass_the_model_tester(qtmodeltester, qapp
 
 def test_history_messages_drop_the_backup_name_the_next_column_shows(qapp) -> None:
     model = RunHistoryModel()
-    model.set_records(
+    model.reset_rows(
         [
             record(message="lhdesk-x is Ready (started by Run now)"),
             record(message="lhdesk-x failed: Upload: bucket gone", rid=2),

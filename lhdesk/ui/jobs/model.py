@@ -15,10 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
@@ -27,10 +25,10 @@ from lhdesk.core import cron
 from lhdesk.core.coverage import covered_volumes
 from lhdesk.core.recurringjob import TASKS, ManifestError, RecurringJobSpec
 from lhdesk.ui.jobs.watch import DELETED, WatchEvent, object_name
+from lhdesk.ui.rowmodel import Index, RowTableModel
 
 log = logging.getLogger(__name__)
 
-Index = QModelIndex | QPersistentModelIndex
 SortRole = Qt.ItemDataRole.UserRole + 1
 NameRole = Qt.ItemDataRole.UserRole + 2
 
@@ -279,7 +277,7 @@ def build_row(obj: dict[str, Any], now: datetime, volumes: Mapping[str, Mapping[
 # -- the model -----------------------------------------------------------------------------------
 
 
-class JobsTableModel(QAbstractTableModel):
+class JobsTableModel(RowTableModel[JobRow]):
     """RecurringJobs of one context, in the order they arrived; sort and filter in the proxy.
 
     ``apply_snapshot`` and ``apply_events`` change only the rows that changed (insert, remove,
@@ -287,20 +285,13 @@ class JobsTableModel(QAbstractTableModel):
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[JobRow] = []
+        super().__init__([HEADERS[c] for c in Column], parent)
         self._index: dict[str, int] = {}
         self._volumes: dict[str, dict[str, str]] | None = None
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
 
     # -- reading -------------------------------------------------------------------------------
-
-    def rows(self) -> tuple[JobRow, ...]:
-        return tuple(self._rows)
-
-    def row_at(self, row: int) -> JobRow:
-        return self._rows[row]
 
     def row_of(self, name: str) -> int:
         """The row of a job, or -1."""
@@ -314,12 +305,6 @@ class JobsTableModel(QAbstractTableModel):
         return self._rows[row].search
 
     # -- Qt ------------------------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else _COLUMNS
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Order the rows by a column's ``SortRole`` value (ties by name); new rows keep that order.
@@ -364,13 +349,9 @@ class JobsTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[Column(section)]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return HEADER_TIPS.get(Column(section))
-        return None
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(Column(section)) if 0 <= section < _COLUMNS else None
+        return super().headerData(section, orientation, role)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row, column = index.row(), index.column()
