@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,7 +40,7 @@ from lhdesk.ui.gcguard import GuiThreadCollector
 from lhdesk.ui.jobs.page import JobsPage
 from lhdesk.ui.jobs.ports import JobsApi
 from lhdesk.ui.mainwindow import MainWindow
-from lhdesk.ui.notify import Notifier, SchedulerTray, SidebarBadge, app_icon, install_banner
+from lhdesk.ui.notify import Notifier, SchedulerTray, app_icon, install_banner
 from lhdesk.ui.pages import Page
 from lhdesk.ui.scheduler import SchedulerHost
 from lhdesk.ui.schedules import SchedulesPage
@@ -159,8 +160,7 @@ class Application:
         self.notifier = Notifier(
             scheduler, tray=self.tray.icon if self.tray else None, banner=banner, parent=self.window
         )
-        badge = SidebarBadge(self.window.navigation, SchedulesPage.name, SchedulesPage.title, self.window)
-        self.notifier.unseen_changed.connect(badge.set_count)
+        self.notifier.unseen_changed.connect(partial(self.window.set_page_badge, SchedulesPage.name))
         if self.tray is not None:
             self.notifier.unseen_changed.connect(self.tray.set_unseen)
         self.window.navigation.currentRowChanged.connect(self._on_page_shown)

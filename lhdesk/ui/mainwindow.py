@@ -169,6 +169,16 @@ class MainWindow(QMainWindow):
         self.navigation.setCurrentRow(names.index(name))
         return self.pages[name]
 
+    def set_page_badge(self, name: str, count: int) -> None:
+        """Show a count of things to look at on a page's sidebar entry: "Schedules (2)"."""
+        for row in range(self.navigation.count()):
+            item = self.navigation.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == name:
+                title = self.pages[name].title
+                item.setText(f"{title} ({count})" if count else title)
+                item.setToolTip(f"{count} alert{'s' if count != 1 else ''} not looked at" if count else "")
+                return
+
     @Slot(int)
     def _on_navigation_changed(self, row: int) -> None:
         if row < 0:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QMainWindow,
     QMenu,
     QPushButton,
@@ -180,27 +179,6 @@ def install_banner(window: QMainWindow) -> NotificationBanner:
         layout.addWidget(central, 1)
     window.setCentralWidget(wrapper)
     return banner
-
-
-class SidebarBadge(QObject):
-    """Shows a count on a page's sidebar entry: "Schedules (2)"."""
-
-    def __init__(
-        self, navigation: QListWidget, page_name: str, title: str, parent: QObject | None = None
-    ) -> None:
-        super().__init__(parent)
-        self._navigation = navigation
-        self._page_name = page_name
-        self._title = title
-
-    @Slot(int)
-    def set_count(self, count: int) -> None:
-        for row in range(self._navigation.count()):
-            item = self._navigation.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == self._page_name:
-                item.setText(f"{self._title} ({count})" if count else self._title)
-                item.setToolTip(f"{count} alert{'s' if count != 1 else ''} not looked at" if count else "")
-                return
 
 
 class Notifier(QObject):

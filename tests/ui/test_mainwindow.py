@@ -56,6 +56,16 @@ def test_sidebar_lists_the_pages_and_switches_between_them(qtbot, qsettings, tas
     assert window.current_page().label.text() == "loaded from disk"
 
 
+def test_a_page_badge_shows_a_count_on_its_sidebar_entry(qtbot, qsettings, task_runner) -> None:
+    window = make_window(qtbot, qsettings, task_runner)
+    nav = window.navigation
+    window.set_page_badge("other", 2)
+    assert [nav.item(i).text() for i in range(nav.count())] == ["Notes", "Notes (2)"]
+    assert nav.item(1).toolTip() == "2 alerts not looked at"
+    window.set_page_badge("other", 0)
+    assert (nav.item(1).text(), nav.item(1).toolTip()) == ("Notes", "")
+
+
 def test_no_cluster_configured_shows_in_the_status_bar(qtbot, qsettings, task_runner) -> None:
     window = make_window(qtbot, qsettings, task_runner)
     assert window.context_label.text() == "No cluster configured"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
-from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QSystemTrayIcon
+from PySide6.QtWidgets import QLabel, QLineEdit, QSystemTrayIcon
 
 from lhdesk.schedule.engine import RunFinished
 from lhdesk.schedule.freshness import FreshnessRule, check, unchecked
 from lhdesk.schedule.model import RunRecord, Schedule
 from lhdesk.ui.cronfield import CronField, format_run
-from lhdesk.ui.notify import SidebarBadge, alert_for_run
+from lhdesk.ui.notify import alert_for_run
 from lhdesk.ui.schedules import (
     FreshnessTableModel,
     HistoryColumn,
@@ -183,19 +183,6 @@ def test_alerts_for_failed_runs_only_and_observed_ones_only_when_recent() -> Non
     assert alert.title == "System backup failed in lab"
     old = observed.replace(slot=NOW - timedelta(days=3))
     assert alert_for_run(RunFinished(old), NOW) is None
-
-
-def test_sidebar_badge_counts_on_the_pages_entry(qtbot) -> None:
-    nav = QListWidget()
-    qtbot.addWidget(nav)
-    for name, title in (("clusters", "Clusters"), ("schedules", "Schedules")):
-        item = QListWidgetItem(title, nav)
-        item.setData(Qt.ItemDataRole.UserRole, name)
-    badge = SidebarBadge(nav, "schedules", "Schedules")
-    badge.set_count(2)
-    assert [nav.item(i).text() for i in range(2)] == ["Clusters", "Schedules (2)"]
-    badge.set_count(0)
-    assert nav.item(1).text() == "Schedules"
 
 
 def test_tray_menu_shows_status_and_opens_the_window(qtbot, tmp_path) -> None:

@@ -12,6 +12,7 @@ import gc
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from lhdesk.schedule.model import RunRecord, Schedule, utcnow
 from lhdesk.schedule.store import Store
 from lhdesk.ui.activity import LogBridge
 from lhdesk.ui.mainwindow import MainWindow
-from lhdesk.ui.notify import Notifier, SidebarBadge, install_banner
+from lhdesk.ui.notify import Notifier, install_banner
 from lhdesk.ui.scheduler import LOCKED, RUNNING, SchedulerConfig, SchedulerHost
 from lhdesk.ui.schedules import HistoryColumn, ScheduleColumn, ScheduleEditor, SchedulesPage
 from lhdesk.ui.session import ClusterSession
@@ -198,8 +199,7 @@ def build(qtbot, qsettings, task_runner, tmp_path, store, api) -> Iterator[Any]:
         qtbot.addWidget(window)
         banner = install_banner(window)
         notifier = Notifier(host, tray=None, banner=banner, parent=window)
-        badge = SidebarBadge(window.navigation, page.name, page.title, window)
-        notifier.unseen_changed.connect(badge.set_count)
+        notifier.unseen_changed.connect(partial(window.set_page_badge, page.name))
         window.show()
         session.reload()
         qtbot.waitUntil(lambda: session.current is not None)
