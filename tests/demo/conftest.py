@@ -41,10 +41,6 @@ CRD_FILES = (
     "systembackups.yaml",
     "systemrestores.yaml",
 )
-# The server-side timeout of the simulator's watches. It bounds ``Simulator.stop()``: the built-in
-# server sends a watch's response headers only with its first event (or its closing bookmark), so a
-# quiet watch cannot be cut before then; kube-apiserver answers at once and stops at once.
-WATCH_TIMEOUT = 1
 Obj = dict[str, Any]
 
 
@@ -216,7 +212,6 @@ class Longhorn:
             speed=speed,
             faults=self.faults,
             scale_cron=scale_cron,
-            watch_timeout=WATCH_TIMEOUT,
         )
         self.sim.start()
         assert self.sim.wait_ready(20), "the simulator did not become ready"

@@ -17,7 +17,7 @@ The differences, and the test that pins each:
 - Unknown fields: pruned on both, warned about by the built-in server only:
   test_unknown_fields_are_pruned_on_both_and_warned_about_on_builtin; ``fieldValidation=Strict``:
   test_field_validation_strict; what kubectl says about them: test_kubectl_create_with_an_unknown_field.
-- Empty ``labels: {}`` and other empty collections (gap): test_empty_metadata_collections.
+- Empty ``labels: {}`` and other empty collections are dropped on both: test_empty_metadata_collections.
 - Error texts: Go's vs Python's JSON decoder words: test_json_decode_error_text; the order of several
   field errors: test_several_field_errors; the common texts are identical:
   test_common_error_texts_are_identical.
@@ -26,7 +26,7 @@ The differences, and the test that pins each:
 - managedFields (and the resourceVersion of a no-op status patch): test_managed_fields; server-side
   apply conflicts (gap): test_server_side_apply_conflicts.
 - Watch: from an old resourceVersion: test_watch_from_an_old_resource_version; response headers of a
-  quiet watch (gap): test_watch_response_headers; bookmarks: test_watch_bookmarks.
+  quiet watch come at once on both: test_watch_response_headers; bookmarks: test_watch_bookmarks.
 - Lists: continue tokens page a snapshot on kube, the current state here; ``resourceVersionMatch``
   is ignored here: test_list_pages_and_resource_version_match. Field selectors are identical:
   test_field_selectors_are_identical. (kube serves a list with a ``resourceVersion`` from its watch
@@ -36,7 +36,7 @@ The differences, and the test that pins each:
   namespace deletion: test_namespace_deletion; PV/PVC protection finalizers:
   test_volume_protection_finalizers; garbage collection is absent on both:
   test_no_garbage_collection_on_either.
-- kubectl's typed commands with protobuf bodies (gap for Services): test_kubectl_typed_create_commands.
+- kubectl's typed commands with protobuf bodies are read by both: test_kubectl_typed_create_commands.
 
 Documented in ``lhdesk.demo.apiserver``'s docstring and not pinned here, because neither lhdesk nor
 the Longhorn simulator can meet them: strategic merge patch on built-in types beyond the keys
@@ -454,18 +454,11 @@ def test_empty_metadata_collections(raw: Raw, backend: str) -> None:
         "POST", f"/api/v1/namespaces/{NS}/configmaps", {"metadata": {"name": name, "labels": {}}, "data": {}}
     ).body
     kept = {key for key in ("labels", "annotations", "finalizers", "ownerReferences") if key in meta}
-    if backend == "real":
-        # Go's omitempty: empty maps and lists are not stored. So `kubectl apply` of a manifest with
-        # `labels: {}` reports "configured" every time on kube (its patch re-adds them).
-        assert kept == set()
-        assert "labels" not in config_map["metadata"]
-        assert "data" not in config_map
-    else:
-        # Gap: the built-in server stores them as sent (fix: drop empty metadata maps/lists and
-        # empty top-level maps when storing, in lhdesk/demo/apiserver).
-        assert kept == {"labels", "annotations", "finalizers", "ownerReferences"}
-        assert config_map["metadata"]["labels"] == {}
-        assert config_map["data"] == {}
+    # The same on both: Go's omitempty, empty maps and lists are not stored. (So `kubectl apply` of
+    # a manifest with `labels: {}` reports "configured" every time: its patch re-adds them.)
+    assert kept == set()
+    assert "labels" not in config_map["metadata"]
+    assert "data" not in config_map
 
 
 def test_json_decode_error_text(raw: Raw, backend: str) -> None:
@@ -660,15 +653,8 @@ def test_watch_response_headers(raw: Raw, backend: str) -> None:
     headers_at, events, ended = raw.watch(f"{WIDGETS}?watch=1&resourceVersion={rv}&timeoutSeconds=3")
     assert events == []
     assert ended >= 2.5
-    if backend == "real":
-        # kube-apiserver answers a watch at once; a client can tell the watch is open.
-        assert headers_at < 2.0
-    else:
-        # Gap: the built-in server's buffered writer sends a watch's headers with its first event
-        # (here: with the end of the stream), so a client blocks in getresponse() until then, and
-        # a Simulator.stop() waits for its quiet watches to time out. Fix: flush after
-        # end_headers() in ApiServer's watch handler.
-        assert headers_at >= 2.5
+    # Both answer a watch at once: a client can tell the watch is open.
+    assert headers_at < 2.0
 
 
 def test_watch_bookmarks(raw: Raw, backend: str) -> None:
@@ -698,7 +684,7 @@ def test_watch_bookmarks(raw: Raw, backend: str) -> None:
         # gets none.
         assert quiet == []
         assert {e[1] for e in busy[1:]} == {"BOOKMARK"}
-        assert bookmark_at < 4.0
+        assert bookmark_at < 4.75  # well before the timeout at 5 s, with room for a loaded machine
     else:
         # The built-in server sends exactly one when the watch times out (and one every 60 s of a
         # longer watch), whether or not anything changed.
@@ -847,15 +833,10 @@ def test_kubectl_typed_create_commands(backend: str, kubectl: Any) -> None:
     name = unique("typed")
     configmap = kubectl("create", "configmap", name, "--from-literal=a=b")
     service = kubectl("create", "service", "clusterip", name, "--tcp=80:80")
-    # Both decode the protobuf bodies of the typed commands the demo needs (configmap, secret,
-    # namespace, serviceaccount, role/binding, deployment, auth can-i).
+    # Both decode the protobuf bodies of kubectl's typed create commands (configmap, secret,
+    # namespace, service, serviceaccount, role/binding, deployment, auth can-i).
     assert (configmap.returncode, configmap.stdout.strip()) == (0, f"configmap/{name} created")
-    if backend == "real":
-        assert (service.returncode, service.stdout.strip()) == (0, f"service/{name} created")
-    else:
-        # Gap: Service bodies in protobuf are not decoded (the JSON API serves Services).
-        assert service.returncode == 1
-        assert service.stderr.strip() == (
-            "error: failed to create ClusterIP service: the body of the request was in an unknown "
-            "format - accepted media types include: application/json, application/yaml"
-        )
+    assert (service.returncode, service.stdout.strip()) == (0, f"service/{name} created")
+    created = json.loads(kubectl("get", "service", name, "-o", "json").stdout)
+    assert created["spec"]["selector"] == {"app": name}
+    assert [(p["port"], p["targetPort"], p["protocol"]) for p in created["spec"]["ports"]] == [(80, 80, "TCP")]

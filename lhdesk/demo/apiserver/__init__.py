@@ -38,8 +38,8 @@ Known differences from kube-apiserver (deliberate or not worth the cost):
 - Authentication: bearer tokens only; a missing or wrong token is 401 (no anonymous user).
 - Error texts that quote Go's JSON decoder (bad JSON bodies, bad base64) keep kube's prefix but
   not Go's byte-position context. Protobuf request bodies are decoded only for the built-in types
-  kubectl's typed commands send (create namespace/configmap/secret/serviceaccount/role/binding/
-  deployment, auth can-i); responses are always JSON or YAML.
+  kubectl's typed commands send (create namespace/configmap/secret/service/serviceaccount/role/
+  binding/deployment, auth can-i); responses are always JSON or YAML.
 """
 
 from __future__ import annotations

@@ -587,6 +587,7 @@ def builtin_types() -> list[ResourceType]:
             short_names=("cm",),
             validate=_configmap_validate,
             schema=root({"data": smap(), "binaryData": smap(BYTES), "immutable": B}),
+            omit_empty=("data", "binaryData"),
         )
     )
     t.append(
@@ -600,6 +601,7 @@ def builtin_types() -> list[ResourceType]:
             validate=_secret_validate,
             field_getters=_with(type=lambda o: o.get("type")),
             schema=root({"data": smap(BYTES), "stringData": smap(), "type": S, "immutable": B}),
+            omit_empty=("data",),
         )
     )
     t.append(

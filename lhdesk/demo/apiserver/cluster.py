@@ -378,6 +378,7 @@ class Cluster:
         self.admission.validate(areq)
         warnings.extend(areq.warnings)
         schema.prune(o, rt.schema)
+        metarules.drop_empty_collections(o, rt.omit_empty)
         okey_ns = namespace if rt.namespaced else ""
         with self.store.lock:
             if self.store.get(rt.key, okey_ns, meta["name"]) is not None:
@@ -643,6 +644,7 @@ class Cluster:
             self.admission.validate(areq)
             warnings.extend(areq.warnings)
             schema.prune(new, rt.schema)
+            metarules.drop_empty_collections(new, rt.omit_empty)
             with self.store.lock:
                 latest = self.store.get(rt.key, ns, name)
                 if latest is None:

@@ -43,6 +43,19 @@ PATH_SEGMENT = "path"
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+_OMIT_EMPTY_META = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+
+
+def drop_empty_collections(obj: dict[str, Any], top_level: tuple[str, ...] = ()) -> None:
+    """Go's ``omitempty`` as the stored object shows it: ``labels: {}`` and the like are not kept."""
+    meta = obj.get("metadata")
+    for holder, keys in ((meta, _OMIT_EMPTY_META), (obj, top_level)):
+        if isinstance(holder, dict):
+            for key in keys:
+                if holder.get(key) in ({}, []):
+                    del holder[key]
+
+
 def generate_name(prefix: str) -> str:
     """``names.SimpleNameGenerator``: the prefix (cut to fit) plus five random characters."""
     if len(prefix) > 58:

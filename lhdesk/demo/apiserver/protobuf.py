@@ -17,12 +17,13 @@ from lhdesk.demo.apiserver.errors import bad_request, unsupported_media_type
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 
-# A field: (json name, type, repeated). Types: "string", "bytes", "int", "bool", "time", a schema
-# dict (nested message), or ("map", value type).
+# A field: (json name, type, repeated). Types: "string", "bytes", "int", "bool", "time",
+# "int-or-string" (intstr.IntOrString), a schema dict (nested message), or ("map", value type).
 Field = tuple[str, Any, bool]
 Schema = dict[int, Field]
 
 TIME = "time"
+INT_OR_STRING = "int-or-string"
 
 OWNER_REF: Schema = {
     1: ("kind", "string", False),
@@ -123,6 +124,33 @@ POD_SPEC: Schema = {
 }
 POD_TEMPLATE: Schema = {1: ("metadata", OBJECT_META, False), 2: ("spec", POD_SPEC, False)}
 
+SERVICE_PORT: Schema = {
+    1: ("name", "string", False),
+    2: ("protocol", "string", False),
+    3: ("port", "int", False),
+    4: ("targetPort", INT_OR_STRING, False),
+    5: ("nodePort", "int", False),
+    6: ("appProtocol", "string", False),
+}
+SERVICE_SPEC: Schema = {
+    1: ("ports", SERVICE_PORT, True),
+    2: ("selector", ("map", "string"), False),
+    3: ("clusterIP", "string", False),
+    4: ("type", "string", False),
+    5: ("externalIPs", "string", True),
+    7: ("sessionAffinity", "string", False),
+    8: ("loadBalancerIP", "string", False),
+    9: ("loadBalancerSourceRanges", "string", True),
+    10: ("externalName", "string", False),
+    11: ("externalTrafficPolicy", "string", False),
+    12: ("healthCheckNodePort", "int", False),
+    13: ("publishNotReadyAddresses", "bool", False),
+    17: ("ipFamilyPolicy", "string", False),
+    18: ("clusterIPs", "string", True),
+    19: ("ipFamilies", "string", True),
+    22: ("internalTrafficPolicy", "string", False),
+}
+
 MESSAGES: dict[tuple[str, str], Schema] = {
     ("apps/v1", "Deployment"): {
         1: ("metadata", OBJECT_META, False),
@@ -157,6 +185,7 @@ MESSAGES: dict[tuple[str, str], Schema] = {
         1: ("metadata", OBJECT_META, False),
         2: ("spec", {1: ("finalizers", "string", True)}, False),
     },
+    ("v1", "Service"): {1: ("metadata", OBJECT_META, False), 2: ("spec", SERVICE_SPEC, False)},
     ("v1", "ConfigMap"): {
         1: ("metadata", OBJECT_META, False),
         2: ("data", ("map", "string"), False),
@@ -308,6 +337,14 @@ def _time(buf: bytes) -> str | None:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _int_or_string(buf: bytes) -> int | str:
+    """intstr.IntOrString: type (0 = int, 1 = string), intVal, strVal."""
+    fields = {number: value for number, _wire, value in _fields(buf)}
+    if fields.get(1) == 1:
+        return bytes(fields.get(3, b"")).decode("utf-8")
+    return _signed(int(fields.get(2, 0)))
+
+
 def _scalar(kind: Any, value: Any) -> Any:
     if kind == "string":
         return bytes(value).decode("utf-8")
@@ -319,6 +356,8 @@ def _scalar(kind: Any, value: Any) -> Any:
         return bool(value)
     if kind == TIME:
         return _time(bytes(value))
+    if kind == INT_OR_STRING:
+        return _int_or_string(bytes(value))
     if isinstance(kind, dict):
         return decode_message(bytes(value), kind)
     raise ValueError(f"unknown field type {kind!r}")

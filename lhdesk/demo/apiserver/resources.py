@@ -50,6 +50,9 @@ class ResourceType:
     strategic_merge: bool = True
     # Subresources other than status served as plain views of the object (e.g. namespaces/finalize).
     extra_subresources: tuple[str, ...] = ()
+    # Top-level fields that Go's ``omitempty`` drops when empty (ConfigMap ``data``, ...); the
+    # metadata's collections are dropped for every type.
+    omit_empty: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.singular:

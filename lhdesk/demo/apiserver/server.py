@@ -1100,6 +1100,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
+        # Send the headers now, as kube-apiserver does: a client knows at once that its watch
+        # is open, and can close a quiet one without waiting for its first event.
+        self.wfile.flush()
         self.close_connection = False
         state = {"headers_sent": False}
         try:
