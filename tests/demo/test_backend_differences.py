@@ -839,4 +839,6 @@ def test_kubectl_typed_create_commands(backend: str, kubectl: Any) -> None:
     assert (service.returncode, service.stdout.strip()) == (0, f"service/{name} created")
     created = json.loads(kubectl("get", "service", name, "-o", "json").stdout)
     assert created["spec"]["selector"] == {"app": name}
-    assert [(p["port"], p["targetPort"], p["protocol"]) for p in created["spec"]["ports"]] == [(80, 80, "TCP")]
+    assert [(p["port"], p["targetPort"], p["protocol"]) for p in created["spec"]["ports"]] == [
+        (80, 80, "TCP")
+    ]

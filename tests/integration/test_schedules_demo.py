@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from lhdesk.schedule.naming import schedule_selector
 from lhdesk.schedule.store import Store
 from lhdesk.ui.activity import LogBridge
 from lhdesk.ui.mainwindow import MainWindow
-from lhdesk.ui.notify import Notifier, SidebarBadge, install_banner
+from lhdesk.ui.notify import Notifier, install_banner
 from lhdesk.ui.scheduler import RUNNING, SchedulerConfig, SchedulerHost
 from lhdesk.ui.schedules import ScheduleColumn, ScheduleEditor, SchedulesPage
 from lhdesk.ui.session import ClusterSession
@@ -98,9 +99,7 @@ def stack(qtbot, qsettings, task_runner, tmp_path, demo, factory) -> Iterator[An
         )
         qtbot.addWidget(window)
         notifier = Notifier(host, banner=install_banner(window), parent=window)
-        notifier.unseen_changed.connect(
-            SidebarBadge(window.navigation, page.name, page.title, window).set_count
-        )
+        notifier.unseen_changed.connect(partial(window.set_page_badge, page.name))
         window.show()
         session.reload()
         qtbot.waitUntil(lambda: session.current is not None, timeout=10_000)
