@@ -29,12 +29,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 from kubernetes import client, config
 
 from lhdesk.core.versions import LonghornVersion
+from lhdesk.demo.lifecycle import Service
 from lhdesk.demo.longhorn.install import NAMESPACE, Installer, WebhookEndpoints
 from lhdesk.demo.longhorn.webhook import WebhookServer
 from lhdesk.demo.s3 import DEFAULT_REGION, S3Config, S3Server, ensure_bucket
@@ -71,7 +71,7 @@ class StartupTimings:
     total: float = 0.0
 
 
-class DemoCluster:
+class DemoCluster(Service):
     """A simulated Longhorn cluster on loopback; a context manager.
 
     ``s3_credentials`` is ``(access_key, secret_key)`` for an external ``s3_endpoint``. ``port`` is
@@ -252,18 +252,6 @@ class DemoCluster:
         return client.ApiClient(configuration)
 
     # --- lifecycle -------------------------------------------------------------------------------
-
-    def __enter__(self) -> DemoCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Start every part, in order; on failure, stop what was started and raise."""

@@ -48,13 +48,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from lhdesk.demo.lifecycle import Service
 from lhdesk.demo.pki import CertificateAuthority
 
 logger = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-class RealApiServer:
+class RealApiServer(Service):
     """etcd + kube-apiserver v1.20.2 on 127.0.0.1, driven like ``lhdesk.demo.apiserver.ApiServer``.
 
     ``detach=True`` starts the processes in their own session so they outlive this Python process
@@ -266,18 +266,6 @@ class RealApiServer:
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_private(target, self.kubeconfig_path.read_bytes())
         return target
-
-    def __enter__(self) -> RealApiServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- start ----------------------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from lhdesk.demo.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def ensure_bucket(cfg: S3Config) -> None:
     log.info("created bucket %s at %s", cfg.bucket, cfg.endpoint_url)
 
 
-class S3Server:
+class S3Server(Service):
     """moto's ``ThreadedMotoServer`` on ``host``:``port`` (0 = a free port picked at start)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -128,15 +129,3 @@ class S3Server:
         server.stop()
         log.info("S3 (moto) on %s stopped", self._endpoint_url)
         self._endpoint_url = ""
-
-    def __enter__(self) -> S3Server:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

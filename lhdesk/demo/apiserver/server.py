@@ -15,7 +15,6 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
@@ -41,6 +40,7 @@ from lhdesk.demo.apiserver.resources import (
 )
 from lhdesk.demo.apiserver.selectors import parse_field_selector, parse_label_selector
 from lhdesk.demo.apiserver.store import Event, Watcher, encode
+from lhdesk.demo.lifecycle import Service
 from lhdesk.demo.pki import CertificateAuthority
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class _Route:
         self.watch_path = False
 
 
-class ApiServer:
+class ApiServer(Service):
     """A Kubernetes API server over HTTPS on loopback, in this process.
 
     ``start()`` returns once it listens; ``stop()`` closes the listener, ends open watches and joins
@@ -198,14 +198,6 @@ class ApiServer:
         self._httpd = None
         self._thread = None
         logger.info("demo API server stopped")
-
-    def __enter__(self) -> ApiServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

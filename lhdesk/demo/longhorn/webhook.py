@@ -26,6 +26,7 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from lhdesk.demo.lifecycle import Service
 from lhdesk.demo.longhorn.admission import (
     Admission,
     AdmissionDenied,
@@ -209,7 +210,7 @@ class _Server(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
-class WebhookServer:
+class WebhookServer(Service):
     """Longhorn's validating and mutating admission webhooks on an HTTPS loopback port.
 
     ``api_client`` is a ``kubernetes.client.ApiClient`` with rights to read Longhorn objects and
@@ -290,13 +291,6 @@ class WebhookServer:
             self._thread.join(timeout)
             if not self._thread.is_alive():
                 self._thread = None
-
-    def __enter__(self) -> WebhookServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def review(self, request: AdmissionRequest, *, mutate: bool) -> dict[str, Any]:
         """Answer one AdmissionReview (the HTTP handler's work, callable directly)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
+from lhdesk.demo.lifecycle import Service
 from lhdesk.demo.s3 import S3Config
 
 from . import kube as k
@@ -45,7 +46,7 @@ _WATCHED = (
 )
 
 
-class Simulator:
+class Simulator(Service):
     """longhorn-manager's controllers for one Longhorn namespace.
 
     ``watch_timeout`` is the server-side timeout of each watch request; a watch that ends is resumed
@@ -191,10 +192,3 @@ class Simulator:
         api_client: Any = self._api_client  # the client's methods carry no annotations
         api_client.close()
         log.info("simulator in namespace %s stopped", self.ctx.namespace)
-
-    def __enter__(self) -> Simulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
