@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +35,15 @@ def rj(name: str, task: str = "snapshot", **spec: Any) -> dict[str, Any]:
     }
 
 
-def test_starts_fast_and_stops_cleanly(tmp_path: Path) -> None:
-    started = time.monotonic()
+def test_starts_and_stops_cleanly(tmp_path: Path) -> None:
+    # How fast it starts is bench/apiserver_startup.py's number, not an assertion here.
     server = ApiServer().start()
-    elapsed = time.monotonic() - started
     try:
         assert server.url.startswith("https://127.0.0.1:")
         assert server.ca_pem.startswith(b"-----BEGIN CERTIFICATE-----")
         assert server.admin_token != server.readonly_token
     finally:
         server.stop()
-    assert elapsed < 1.0
     assert not [t for t in threading.enumerate() if t.name.startswith("lhdesk-apiserver")]
 
 
