@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QColorDialog,
@@ -237,27 +237,29 @@ class ClustersPage(Page):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(Column.MESSAGE, QHeaderView.ResizeMode.Stretch)
-        self.table.doubleClicked.connect(self._on_double_clicked)
+        self.table.activated.connect(self._on_activated)
 
-        self.check_all_action = QAction("Check &all", self)
-        self.check_all_action.setObjectName("checkAllContextsAction")
-        self.check_all_action.setToolTip("Probe every context in parallel")
-        self.check_all_action.triggered.connect(session.check_all)
-        self.reload_action = QAction("&Reload kubeconfig", self)
-        self.reload_action.setObjectName("reloadKubeconfigAction")
-        self.reload_action.setToolTip("Read the kubeconfig files again")
-        self.reload_action.triggered.connect(session.reload)
-        self.check_action = QAction("&Check", self)
-        self.check_action.setObjectName("checkContextAction")
-        self.check_action.setToolTip("Probe the selected context")
-        self.check_action.triggered.connect(self._on_check_selected)
-        self.use_action = QAction("&Use this context", self)
-        self.use_action.setObjectName("useContextAction")
-        self.use_action.triggered.connect(self._on_use_selected)
-        self.colour_action = QAction("C&olour…", self)
-        self.colour_action.setObjectName("contextColourAction")
-        self.colour_action.setToolTip("Give the selected context a colour, e.g. red for production")
-        self.colour_action.triggered.connect(self._on_colour_selected)
+        self.check_all_action = self.make_action(
+            "Check &all", "checkAllContextsAction", "Probe every context in parallel", session.check_all
+        )
+        self.reload_action = self.make_action(
+            "&Reload kubeconfig", "reloadKubeconfigAction", "Read the kubeconfig files again", session.reload
+        )
+        self.check_action = self.make_action(
+            "&Check", "checkContextAction", "Probe the selected context", self._on_check_selected
+        )
+        self.use_action = self.make_action(
+            "&Use this context",
+            "useContextAction",
+            "Make the selected context the current one (Enter, or a double click)",
+            self._on_use_selected,
+        )
+        self.colour_action = self.make_action(
+            "C&olour…",
+            "contextColourAction",
+            "Give the selected context a colour, e.g. red for production",
+            self._on_colour_selected,
+        )
         toolbar = QToolBar(self)
         toolbar.setObjectName("clustersToolBar")
         for action in (
@@ -268,6 +270,8 @@ class ClustersPage(Page):
             self.colour_action,
         ):
             toolbar.addAction(action)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.table.addActions([self.check_action, self.use_action, self.colour_action])
         self.details = QLabel(self)
         self.details.setObjectName("contextDetails")
         self.details.setWordWrap(True)
@@ -377,7 +381,7 @@ class ClustersPage(Page):
             self._session.set_current(status.info.name)
 
     @Slot(QModelIndex)
-    def _on_double_clicked(self, index: QModelIndex) -> None:
+    def _on_activated(self, index: QModelIndex) -> None:
         self._on_use_selected()
 
     @Slot()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 
@@ -31,6 +33,25 @@ class Page(QWidget):
     def mark_loaded(self) -> None:
         self._loaded = True
         self.loaded.emit()
+
+    def make_action(
+        self,
+        text: str,
+        name: str,
+        tip: str,
+        slot: Callable[..., Any],
+        shortcut: QKeySequence | QKeySequence.StandardKey | None = None,
+    ) -> QAction:
+        """An action of this page; its shortcut works while the focus is inside the page."""
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)  # the shortcut's scope: the page and every widget in it
+        return action
 
     def before_screenshot(self) -> None:
         """Load whatever a picture of this page should show beyond what opening it loads."""

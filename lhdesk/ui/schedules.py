@@ -26,7 +26,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -894,7 +894,7 @@ class SchedulesPage(Page):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(ScheduleColumn.NAME, Qt.SortOrder.AscendingOrder)
         self._setup_table(self.table, ScheduleColumn.SCHEDULE)
-        self.table.doubleClicked.connect(self._on_edit)
+        self.table.activated.connect(self._on_edit)
 
         self.history_model = RunHistoryModel(self)
         self.history_proxy = RunHistoryFilter(self)
@@ -941,31 +941,36 @@ class SchedulesPage(Page):
         self._setup_table(self.freshness_table, FreshnessColumn.DETAIL)
 
         # actions
-        self.new_action = self._action(
-            "&New…", "newScheduleAction", "Create a workstation schedule", self._on_new
+        self.new_action = self.make_action(
+            "&New…",
+            "newScheduleAction",
+            "Create a workstation schedule",
+            self._on_new,
+            QKeySequence.StandardKey.New,
         )
-        self.edit_action = self._action(
+        self.edit_action = self.make_action(
             "&Edit…", "editScheduleAction", "Edit the selected schedule", self._on_edit
         )
-        self.delete_action = self._action(
+        self.delete_action = self.make_action(
             "&Delete…",
             "deleteScheduleAction",
             "Delete the selected schedule (its history stays)",
             self._on_delete,
+            QKeySequence.StandardKey.Delete,
         )
-        self.run_now_action = self._action(
+        self.run_now_action = self.make_action(
             "&Run now", "runNowAction", "Take a system backup for the selected schedule now", self._on_run_now
         )
-        self.pause_action = self._action(
+        self.pause_action = self.make_action(
             "&Pause", "pauseScheduleAction", "Pause or resume the selected schedule", self._on_pause_resume
         )
-        self.set_rule_action = self._action(
+        self.set_rule_action = self.make_action(
             "Freshness &alert…",
             "setFreshnessRuleAction",
             "Alert when a context has no recent Ready system backup",
             self._on_set_rule,
         )
-        self.remove_rule_action = self._action(
+        self.remove_rule_action = self.make_action(
             "Remove alert",
             "removeFreshnessRuleAction",
             "Remove the selected freshness alert",
@@ -980,6 +985,8 @@ class SchedulesPage(Page):
         toolbar.addAction(self.pause_action)
         toolbar.addSeparator()
         toolbar.addAction(self.set_rule_action)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.table.addActions([self.edit_action, self.run_now_action, self.pause_action, self.delete_action])
 
         self.status_label = QLabel(self)
         self.status_label.setObjectName("schedulerStatusLabel")
@@ -1072,13 +1079,6 @@ class SchedulesPage(Page):
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-
-    def _action(self, text: str, name: str, tip: str, slot: Callable[[], None]) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        action.setToolTip(tip)
-        action.triggered.connect(slot)
-        return action
 
     def _filter_combo(self, name: str, accessible: str) -> QComboBox:
         combo = QComboBox(self)

@@ -118,6 +118,22 @@ def test_switching_with_the_picker_is_remembered(qtbot, qsettings, task_runner) 
     qtbot.waitUntil(lambda: "connected" in window.context_label.text())
 
 
+def test_enter_on_a_row_uses_that_context(qtbot, qsettings, task_runner) -> None:
+    window, page, session = build(qtbot, qsettings, task_runner, Prober())
+    table = window.findChild(QTableView, "clustersTable")
+    table.setFocus()
+    table.setCurrentIndex(table.model().index(0, Column.CONTEXT))  # prod
+    with qtbot.waitSignal(session.current_changed):
+        qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert session.current.info.name == "prod"
+    # The same choices on a right click.
+    assert [a.objectName() for a in table.actions()] == [
+        "checkContextAction",
+        "useContextAction",
+        "contextColourAction",
+    ]
+
+
 def test_preferred_context_wins_over_the_kubeconfig_current(qtbot, qsettings, task_runner) -> None:
     _window, _page, session = build(qtbot, qsettings, task_runner, Prober(), preferred="prod")
     assert session.current.info.name == "prod"

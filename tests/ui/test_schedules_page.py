@@ -21,6 +21,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QLabel,
     QLineEdit,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTableView,
     QToolBar,
+    QWidget,
 )
 
 from lhdesk.core.clusters import ContextInfo, ContextState, KubeconfigSet, ProbeResult
@@ -245,6 +247,14 @@ def set_spin(qtbot, spin: QSpinBox, value: int) -> None:
     qtbot.keyClicks(spin.lineEdit(), str(value))
 
 
+def activate(qtbot, window: QWidget, focus: QWidget) -> None:
+    """Make ``window`` the active one with the focus on ``focus`` (page shortcuts need both);
+    offscreen, nothing re-activates the window when a dialog closes."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    focus.setFocus()
+
+
 def cell(table: QTableView, row: int, column: int) -> str:
     return table.model().index(row, column).data()
 
@@ -359,6 +369,40 @@ def test_save_is_disabled_with_the_reason_until_the_schedule_is_valid(qtbot, bui
     catch_up.setCurrentIndex(catch_up.findData("skip"))
     assert not editor.findChild(QSpinBox, "scheduleGraceSpin").isEnabled()
     editor.reject()
+
+
+def test_the_keyboard_and_the_context_menu_reach_the_schedule_actions(qtbot, build, store) -> None:
+    built = build()
+    page = built.page
+    table = page.findChild(QTableView, "schedulesTable")
+    activate(qtbot, built.window, table)
+    qtbot.keyClick(table, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(editor_of(qtbot, page), Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.current_dialog() is None)
+    create_schedule(qtbot, page)
+    select_row(qtbot, page, "Nightly lab")
+    # Enter opens the selected schedule, as a double click does.
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    editor = editor_of(qtbot, page)
+    assert editor.findChild(QLineEdit, "scheduleNameEdit").text() == "Nightly lab"
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.current_dialog() is None)
+    # Delete asks first.
+    activate(qtbot, built.window, table)
+    qtbot.keyClick(table, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: isinstance(page.current_dialog(), QMessageBox))
+    box = page.current_dialog()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.current_dialog() is None)
+    assert len(store.schedules()) == 1
+    # A right click on a row offers what applies to a schedule.
+    assert table.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
+    assert [a.objectName() for a in table.actions()] == [
+        "editScheduleAction",
+        "runNowAction",
+        "pauseScheduleAction",
+        "deleteScheduleAction",
+    ]
 
 
 def test_edit_keeps_the_id_and_changes_the_schedule(qtbot, build, store) -> None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -197,43 +197,31 @@ class JobsPage(Page):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setResizeContentsPrecision(200)
         header.setStretchLastSection(True)
-        self.table.doubleClicked.connect(self._on_double_clicked)
+        self.table.activated.connect(self._on_activated)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
-        def action(
-            text: str, name: str, tip: str, slot: Any, shortcut: QKeySequence | None = None
-        ) -> QAction:
-            act = QAction(text, self)
-            act.setObjectName(name)
-            act.setToolTip(tip)
-            act.triggered.connect(slot)
-            if shortcut is not None:
-                act.setShortcut(shortcut)
-                act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            return act
-
-        self.new_action = action(
+        self.new_action = self.make_action(
             "&New…",
             "newJobAction",
             "Create a recurring job",
             self._on_new,
-            QKeySequence(QKeySequence.StandardKey.New),
+            QKeySequence.StandardKey.New,
         )
-        self.edit_action = action("&Edit…", "editJobAction", "Edit the selected job", self._on_edit)
-        self.duplicate_action = action(
+        self.edit_action = self.make_action("&Edit…", "editJobAction", "Edit the selected job", self._on_edit)
+        self.duplicate_action = self.make_action(
             "&Duplicate…",
             "duplicateJobAction",
             "A new job with the selected job's settings",
             self._on_duplicate,
         )
-        self.delete_action = action(
+        self.delete_action = self.make_action(
             "De&lete…",
             "deleteJobAction",
             "Delete the selected jobs",
             self._on_delete,
-            QKeySequence(QKeySequence.StandardKey.Delete),
+            QKeySequence.StandardKey.Delete,
         )
-        self.copy_action = action(
+        self.copy_action = self.make_action(
             "&Copy to cluster…",
             "copyJobsAction",
             "Copy the selected jobs into another context, after checking them there",
@@ -738,7 +726,7 @@ class JobsPage(Page):
             self._open_editor(existing=rows[0].obj)
 
     @Slot(QModelIndex)
-    def _on_double_clicked(self, index: QModelIndex) -> None:
+    def _on_activated(self, index: QModelIndex) -> None:
         source = self.proxy.mapToSource(index)
         if not source.isValid() or self._target() is None:
             return
