@@ -119,7 +119,7 @@ def test_switching_with_the_picker_is_remembered(qtbot, qsettings, task_runner) 
 
 
 def test_enter_on_a_row_uses_that_context(qtbot, qsettings, task_runner) -> None:
-    window, page, session = build(qtbot, qsettings, task_runner, Prober())
+    window, _page, session = build(qtbot, qsettings, task_runner, Prober())
     table = window.findChild(QTableView, "clustersTable")
     table.setFocus()
     table.setCurrentIndex(table.model().index(0, Column.CONTEXT))  # prod
