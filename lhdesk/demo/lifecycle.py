@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Self
 
 
-class Service:
+class Service(ABC):
     """A part that runs between ``start()`` and ``stop()``; a ``with`` block does both."""
 
-    def start(self) -> object:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self) -> object: ...
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def stop(self) -> None: ...
 
     def __enter__(self) -> Self:
         self.start()

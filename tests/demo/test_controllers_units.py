@@ -144,6 +144,21 @@ def test_archive_round_trip_and_layout() -> None:
         lists_from_objects({"Secret": []})
 
 
+def test_the_large_seeds_archives_are_build_archives() -> None:
+    # seed_large packs 10,000 archives from YAML dumped once; each must be what build_archive makes.
+    from lhdesk.demo.longhorn.seed import _ArchiveBuilder
+
+    meta = bs.SystemBackupMeta("v1.12.1", git_commit_for("v1.12.1"), "v1.31.0", "", None, "img")
+    lists = lists_from_objects({"Volume": [{"metadata": {"name": "v1"}}]})
+    builder = _ArchiveBuilder(meta, lists)
+    for name in ("bench-00000", "bench-00001"):
+        expected, packed = build_archive(name, meta, lists), builder.build(name)
+        with zipfile.ZipFile(io.BytesIO(expected)) as want, zipfile.ZipFile(io.BytesIO(packed)) as got:
+            assert got.namelist() == want.namelist()
+            assert all(got.read(entry) == want.read(entry) for entry in want.namelist())
+        assert read_archive(name, packed) == read_archive(name, expected)
+
+
 def test_metadata_yaml_keys() -> None:
     meta = bs.SystemBackupMeta("v1.12.1", "c", "v1.31.0", "uid", None, "img")
     data = build_archive("sb", meta, lists_from_objects(None))

@@ -182,35 +182,42 @@ def lists_from_objects(resources: Mapping[str, Sequence[JSON]] | None) -> dict[s
     return lists
 
 
-def _dump(obj: Any) -> bytes:
+def dump_yaml(obj: Any) -> bytes:
     return yaml.safe_dump(obj, default_flow_style=False, sort_keys=True, allow_unicode=True).encode()
 
 
 def build_archive(name: str, meta: bs.SystemBackupMeta, lists: Mapping[str, JSON]) -> bytes:
     """The zip ``zip -r <name>.zip <name>`` makes: folder entries, metadata.yaml, one List per file."""
+    files = {key: dump_yaml(doc) for key, doc in lists.items()}
+    return pack_archive(name, dump_yaml(meta.to_dict()), files, datetime.now(UTC))
+
+
+def pack_archive(name: str, metadata: bytes, files: Mapping[str, bytes], stamp: datetime) -> bytes:
+    """``build_archive`` from YAML already dumped (``files``: ``"<group>/<stem>"`` → bytes), so that
+    many archives differing only in name cost one dump (the demo's seed)."""
+    date_time = (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
     buffer = io.BytesIO()
-    stamp = datetime.now(UTC).timetuple()[:6]
-
-    def add(path: str, data: bytes | None) -> None:
-        info = zipfile.ZipInfo(path, date_time=stamp)
-        if data is None:
-            info.external_attr = (0o40755 << 16) | 0x10
-            archive.writestr(info, b"")
-        else:
-            info.external_attr = 0o100644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-
     with zipfile.ZipFile(buffer, "w") as archive:
+
+        def add(path: str, data: bytes | None) -> None:
+            info = zipfile.ZipInfo(path, date_time=date_time)
+            if data is None:
+                info.external_attr = (0o40755 << 16) | 0x10
+                archive.writestr(info, b"")
+            else:
+                info.external_attr = 0o100644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, data)
+
         add(bs.archive_root(name), None)
-        add(bs.archive_metadata_path(name), _dump(meta.to_dict()))
+        add(bs.archive_metadata_path(name), metadata)
         add(f"{name}/{bs.ARCHIVE_YAMLS_DIR}/", None)
         for group in bs.ARCHIVE_GROUPS:
             add(f"{name}/{bs.ARCHIVE_YAMLS_DIR}/{group}/", None)
             for stem in bs.ARCHIVE_FILES[group]:
-                key = f"{group}/{stem}"
-                if key in lists:
-                    add(bs.archive_yaml_path(name, group, stem), _dump(lists[key]))
+                data = files.get(f"{group}/{stem}")
+                if data is not None:
+                    add(bs.archive_yaml_path(name, group, stem), data)
     return buffer.getvalue()
 
 
